@@ -1,0 +1,124 @@
+"""Typed events (CONTRACT "Event payloads"). One class per fact; pixels never ride the bus."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """Fields every event carries: its type, a unique id for de-duplication, a UTC time and the ids it
+    concerns. Subclasses add the payload of one fact; unknown fields from a newer producer are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str
+    version: int = 1
+    id: str = Field(default_factory=_new_id, min_length=1, max_length=128)
+    ts: datetime = Field(default_factory=utcnow)
+    camera_id: str | None = None
+    restaurant_id: str | None = None
+    street_id: str | None = None
+    alert_id: str | None = None
+    inspector_id: str | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def to_json(self) -> str:
+        """Serialise for the wire (bus, WebSocket, MQTT); ``ts`` is ISO 8601 UTC."""
+        return self.model_dump_json(exclude_none=True)
+
+
+class AlertCreated(Event):
+    """A violation was detected or reported (detector, camera health, lab, public, manual)."""
+
+    type: Literal["alert.created"] = "alert.created"
+    violation: str
+    score: float | None = None
+    evidence_url: str | None = None
+    validated: bool = True
+
+
+class AlertUpdated(Event):
+    """An alert changed (acknowledged, attached to a case, evidence added)."""
+
+    type: Literal["alert.updated"] = "alert.updated"
+    status: str | None = None
+
+
+class CaseUpdated(Event):
+    """A case moved to another state."""
+
+    type: Literal["case.updated"] = "case.updated"
+    case_id: str
+    state: str
+
+
+class CameraStatus(Event):
+    """A camera's health changed (online / degraded / offline)."""
+
+    type: Literal["camera.status"] = "camera.status"
+    state: Literal["online", "degraded", "offline", "unknown"]
+    message: str | None = None
+
+
+class PositionEvent(Event):
+    """A GPS fix of an inspector or test vehicle was accepted."""
+
+    type: Literal["position"] = "position"
+    device_id: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    speed: float | None = None
+    bearing: float | None = None
+
+
+class LabResultEvent(Event):
+    """A food-testing lab recorded a result."""
+
+    type: Literal["lab_result"] = "lab_result"
+    lab_id: str
+    passed: bool
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (AlertCreated, AlertUpdated, CaseUpdated, CameraStatus, PositionEvent, LabResultEvent)
+}
+
+
+def parse_event(data: dict[str, Any] | str | bytes) -> Event:
+    """Build the typed event for a wire payload; an unknown type stays a plain :class:`Event`.
+
+    Raises ``pydantic.ValidationError`` when the payload is not a valid event.
+    """
+    if isinstance(data, str | bytes):
+        return _parse_json(data)
+    cls = EVENT_TYPES.get(str(data.get("type", "")), Event)
+    return cls.model_validate(data)
+
+
+def _parse_json(raw: str | bytes) -> Event:
+    probe = Event.model_validate_json(raw)
+    cls = EVENT_TYPES.get(probe.type, Event)
+    return probe if cls is Event else cls.model_validate_json(raw)
+
+
+KNOWN_TYPES: frozenset[str] = frozenset(EVENT_TYPES)

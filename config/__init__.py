@@ -1,0 +1,1 @@
+"""Process settings and the typed district configuration, validated once at start-up."""
