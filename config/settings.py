@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         None, title="District config", description="YAML file with streets, restaurants, cameras, people."
     )
     token_ttl_minutes: int = Field(
-        12 * 60, ge=1, le=60 * 24 * 31, title="Token lifetime", description="Bearer token lifetime in minutes."
+        12 * 60, ge=1, le=60 * 24 * 31, title="Token lifetime", description="Bearer token lifetime, minutes."
     )
     event_stream: str = Field(
         "mscc:events", title="Event stream", description="Redis stream key that carries the event bus."
@@ -82,7 +82,8 @@ class Settings(BaseSettings):
                 return value
             raise SettingsError(
                 "MSCC_SECRET_KEY is missing or a placeholder; set it to a random value of at least "
-                f"{MIN_SECRET_LENGTH} characters, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                f"{MIN_SECRET_LENGTH} characters, e.g. the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
             )
         return value
 

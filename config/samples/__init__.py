@@ -1,0 +1,1 @@
+"""The committed sample district (Yantian-like) and the generator that writes it."""
