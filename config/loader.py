@@ -22,6 +22,7 @@ from config.district import District, DistrictReferenceError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Loc = tuple[str | int, ...]
+Problem = tuple[str, int | None, str]
 
 
 class ConfigError(Exception):
@@ -37,7 +38,7 @@ class ConfigError(Exception):
         lines = []
         for path, line, message in self.problems:
             where = f"{self.file}:{line}" if line else str(self.file)
-            lines.append(f"{where}: {path or '(top level)'}: {message}")
+            lines.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
         return "\n".join(lines)
 
 
@@ -85,8 +86,9 @@ def load_district(path: Path | str, *, environ: Mapping[str, str] | None = None)
         raise ConfigError(file, _problems(exc, node)) from exc
 
 
-def _problems(exc: ValidationError, node: yaml.Node | None) -> list[tuple[str, int | None, str]]:
-    problems: list[tuple[str, int | None, str]] = []
+def _problems(exc: ValidationError, node: yaml.Node | None) -> list[Problem]:
+    problems: list[Problem] = []
+    suggested: set[Loc] = set()  # required keys that an unknown key is probably a typo of
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(err["loc"])
         cause = (err.get("ctx") or {}).get("error")
@@ -94,18 +96,20 @@ def _problems(exc: ValidationError, node: yaml.Node | None) -> list[tuple[str, i
             loc = _parse_path(cause.path)
             problems.append((cause.path, _line_of(node, loc), cause.problem))
             continue
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}" + _suggest(loc)
+            close = _closest_field(loc)
+            message = f"unknown key {loc[-1]!r}" + (f" (did you mean {close!r}?)" if close else "")
+            if close:
+                suggested.add((*loc[:-1], close))
         elif err["type"] == "missing":
             message = f"required key {loc[-1]!r} is missing"
             problems.append((_dotted(loc), _line_of(node, loc[:-1]), message))
             continue
         problems.append((_dotted(loc), _line_of(node, loc), message))
-    return problems
-
-
-Problem = tuple[str, int | None, str]
+    # "unknown key 'licence_number' (did you mean 'licence_no'?)" already says it all; the matching
+    # "required key 'licence_no' is missing" would only repeat it.
+    return [p for p in problems if not (p[2].startswith("required key") and _parse_path(p[0]) in suggested)]
 
 
 def _duplicate_keys(node: yaml.Node | None, loc: Loc, ancestors: set[int]) -> list[Problem]:
@@ -185,20 +189,20 @@ def _line_of(node: yaml.Node | None, loc: Loc) -> int | None:
     return best.start_mark.line + 1 if best is not None else None
 
 
-def _suggest(loc: Loc) -> str:
-    """A 'did you mean' hint for a misspelt key, from the fields of the model at that place."""
+def _closest_field(loc: Loc) -> str | None:
+    """The field a misspelt key most likely meant, from the model at that place in the tree."""
     parent: type[Any] = District
     for key in loc[:-1]:
         if isinstance(key, int):
             continue
         field = parent.model_fields.get(key)
         if field is None:
-            return ""
+            return None
         ann = field.annotation
         args = getattr(ann, "__args__", ())
         candidates = [a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)]
         if not candidates:
-            return ""
+            return None
         parent = candidates[0]
     close = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return close[0] if close else None

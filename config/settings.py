@@ -15,7 +15,7 @@ Environment = Literal["production", "demo", "test"]
 _PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "secret", "secret-key", "your-secret-key", "mscc", "demo"}
 )
-MIN_SECRET_LENGTH = 16
+MIN_SECRET_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         description="Unset: in-process event bus (one machine). Set: Redis Streams shared by all workers.",
     )
     secret_key: SecretStr | None = Field(
-        None, title="Secret key", description="Signs bearer tokens; at least 16 characters outside demo."
+        None, title="Secret key", description="Signs bearer tokens; at least 32 characters outside demo."
     )
     mqtt_url: str | None = Field(None, title="MQTT URL", description="Optional events out (mscc/<type>).")
     district_config: Path | None = Field(

@@ -1,1 +1,1 @@
-"""command_center/database."""
+"""Engine, sessions, the declarative base and Alembic migrations."""

@@ -1,0 +1,50 @@
+"""All routers of the server, and the operational endpoints (/healthz, /metrics)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from command_center import __version__, metrics
+from command_center.auth.views import router as auth_router
+from command_center.cameras.views import router as cameras_router
+from command_center.database.core import ping
+from command_center.deps import ContextDep
+from command_center.district.views import router as district_router
+from command_center.live.views import router as live_router
+from inspection.gps.views import router as gps_router
+from web_ui.pages import router as pages_router
+
+ops = APIRouter(tags=["ops"])
+
+
+@ops.get("/healthz")
+async def healthz(ctx: ContextDep) -> JSONResponse:
+    """200 when the database and the bus answer, 503 naming what does not."""
+    database = await run_in_threadpool(ping, ctx.engine)
+    bus = await ctx.bus.ping()
+    body = {
+        "status": "ok" if database and bus else "unavailable",
+        "version": __version__,
+        "database": "ok" if database else "down",
+        "database_backend": ctx.engine.dialect.name,
+        "bus": "ok" if bus else "down",
+        "bus_backend": ctx.bus.name,
+        "websocket_clients": ctx.hub.client_count,
+    }
+    return JSONResponse(body, status_code=200 if database and bus else 503)
+
+
+@ops.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Prometheus text format."""
+    return metrics.render()
+
+
+def router() -> APIRouter:
+    """The whole HTTP surface of the command center."""
+    root = APIRouter()
+    for part in (ops, auth_router, district_router, cameras_router, gps_router, live_router, pages_router):
+        root.include_router(part)
+    return root

@@ -1,0 +1,58 @@
+"""HTTP views of cameras (never the RTSP credentials)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from command_center.auth.principal import OutOfScopeError
+from command_center.cameras import service
+from command_center.cameras.models import Camera
+from command_center.cameras.schemas import CameraOut
+from command_center.deps import PrincipalDep, SessionDep
+
+router = APIRouter(tags=["cameras"])
+
+
+def _out(camera: Camera) -> CameraOut:
+    return CameraOut(
+        id=camera.id,
+        owner_kind=camera.owner_kind,
+        owner_id=camera.owner_id,
+        restaurant_id=camera.restaurant_id,
+        street_id=camera.street_id,
+        url=camera.url_redacted,
+        analysis_interval_s=camera.analysis_interval_s,
+        enabled=camera.enabled,
+        state=camera.state,
+        state_message=camera.state_message,
+        state_changed_at=camera.state_changed_at,
+    )
+
+
+@router.get("/api/cameras")
+def list_cameras(
+    session: SessionDep,
+    principal: PrincipalDep,
+    street: Annotated[str | None, Query()] = None,
+    state: Annotated[str | None, Query(pattern="^(online|degraded|offline|unknown)$")] = None,
+) -> list[CameraOut]:
+    """Cameras with their state, scoped to the caller's street."""
+    try:
+        cameras = service.list_cameras(session, principal=principal, street_id=street, state=state)
+    except OutOfScopeError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    return [_out(c) for c in cameras]
+
+
+@router.get("/api/cameras/{camera_id}")
+def get_camera(camera_id: str, session: SessionDep, principal: PrincipalDep) -> CameraOut:
+    """One camera; 403 outside the caller's street, 404 if unknown."""
+    try:
+        camera = service.get_camera(session, principal=principal, camera_id=camera_id)
+    except OutOfScopeError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    if camera is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}")
+    return _out(camera)

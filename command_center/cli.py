@@ -1,0 +1,209 @@
+"""The ``mscc`` command (CONTRACT "Command line"). Each command fails with a message and a non-zero
+exit code instead of a traceback when the input is wrong."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from command_center.database.core import make_engine, make_session_factory, redact_url, transaction
+from config.loader import ConfigError, load_district
+from config.settings import Settings, SettingsError
+
+app = typer.Typer(help="mscc: market-supervision video and inspection command center.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage logins.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(db_app, name="db")
+
+EXIT_CONFIG = 2
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _fail(f"bad MSCC_* environment: {exc}", EXIT_CONFIG) from exc
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port")] = 8000,
+    cameras: Annotated[int, typer.Option(min=0, max=255, help="simulated cameras")] = 24,
+    data_dir: Annotated[Path, typer.Option(help="where the demo keeps its database and files")] = Path(
+        "mscc-data"
+    ),
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """The whole system on the embedded defaults: SQLite, in-process bus, the sample district."""
+    from command_center.demo import DemoError, DemoOptions, run
+
+    _setup_logging()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        run(DemoOptions(host=host, port=port, cameras=cameras, data_dir=data_dir))
+    except (DemoError, ConfigError, SettingsError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option(help="district YAML file")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port")] = 8000,
+) -> None:
+    """The command-center server for a real district (database and Redis from MSCC_* variables)."""
+    import uvicorn
+
+    from command_center.app import create_app
+    from command_center.database.migrate import SchemaOutOfDateError
+    from command_center.district.service import SyncError
+
+    _setup_logging()
+    try:
+        district = load_district(config)
+        application = create_app(_settings(district_config=config), district=district)
+    except (ConfigError, SettingsError, SchemaOutOfDateError, SyncError) as exc:
+        raise _fail(str(exc), EXIT_CONFIG) from exc
+    uvicorn.run(application, host=host, port=port, proxy_headers=True)
+
+
+@app.command("check-config")
+def check_config(file: Annotated[Path, typer.Argument(help="district YAML file")]) -> None:
+    """Validate a district file; on error name the file, line, key path and problem."""
+    try:
+        district = load_district(file)
+    except ConfigError as exc:
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(EXIT_CONFIG) from exc
+    typer.echo(
+        f"{file}: OK: {district.name}: {len(district.streets)} streets, "
+        f"{len(district.restaurants)} restaurants, {len(district.cameras)} cameras, "
+        f"{len(district.labs)} labs, {len(district.inspectors)} inspectors, "
+        f"{len(district.vehicles)} vehicles, {len(district.users)} users"
+    )
+
+
+def _sessions(config: Path | None) -> sessionmaker[Session]:
+    """A session factory on the configured database, migrated to head, optionally synced to a config."""
+    from command_center.database.migrate import SchemaOutOfDateError, require_head
+    from command_center.district.service import sync_district
+
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        require_head(engine)
+    except SchemaOutOfDateError as exc:
+        raise _fail(str(exc), EXIT_CONFIG) from exc
+    sessions = make_session_factory(engine)
+    if config is not None:
+        try:
+            district = load_district(config)
+        except ConfigError as exc:
+            raise _fail(str(exc), EXIT_CONFIG) from exc
+        with transaction(sessions) as session:
+            sync_district(session, district)
+    return sessions
+
+
+@app.command("import-registry")
+def import_registry(
+    csv_file: Annotated[
+        Path, typer.Argument(metavar="CSV", help="licence_no,name,address,type,street,lat,lon")
+    ],
+    config: Annotated[Path | None, typer.Option(help="district YAML to load first (streets)")] = None,
+) -> None:
+    """Import business entities; bad rows are reported by line number and the good rows kept."""
+    from command_center.district.service import import_registry as do_import
+
+    _setup_logging()
+    try:
+        text = csv_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"{csv_file}: cannot read: {exc}") from exc
+    sessions = _sessions(config)
+    try:
+        with transaction(sessions) as session:
+            report = do_import(session, text)
+    except ValueError as exc:
+        raise _fail(f"{csv_file}: {exc}") from exc
+    for line, problem in report.errors:
+        typer.echo(f"{csv_file}:{line}: {problem}", err=True)
+    typer.echo(
+        f"{csv_file}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.errors)} rejected"
+    )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="login name")],
+    role: Annotated[str, typer.Option(help="district_admin | street_supervisor | inspector | wall_display")],
+    street: Annotated[str | None, typer.Option(help="street id (street_supervisor)")] = None,
+    inspector: Annotated[str | None, typer.Option(help="inspector id (inspector)")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin")
+    ] = False,
+    replace: Annotated[bool, typer.Option(help="reset an existing user")] = False,
+) -> None:
+    """Create a login; the password is read from standard input, never from the command line."""
+    from command_center.auth.service import UserError, create_user
+
+    if not password_stdin:
+        raise _fail("pass --password-stdin and the password on standard input", EXIT_CONFIG)
+    password = sys.stdin.readline().rstrip("\r\n")
+    sessions = _sessions(None)
+    try:
+        with transaction(sessions) as session:
+            create_user(
+                session,
+                username=name,
+                password=password,
+                role=role,
+                street_id=street,
+                inspector_id=inspector,
+                replace=replace,
+            )
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"user {name} saved ({role}{', street ' + street if street else ''})")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Apply the Alembic migrations to MSCC_DATABASE_URL (or the SQLite file in the data dir)."""
+    from command_center.database.migrate import current_revision, upgrade
+
+    _setup_logging()
+    settings = _settings()
+    engine = make_engine(settings.effective_database_url)
+    before = current_revision(engine)
+    upgrade(engine, revision)
+    typer.echo(
+        f"{redact_url(settings.effective_database_url)}: {before or 'empty'} -> {current_revision(engine)}"
+    )
+
+
+def main() -> None:
+    """Entry point of the ``mscc`` console script."""
+    app()

@@ -1,0 +1,33 @@
+"""Every bus consumer of the server, registered in one place (STYLE habit 6)."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+
+from command_center.cameras import service as cameras
+from command_center.context import AppContext
+from command_center.database.core import transaction
+from command_center.events.schemas import CameraStatus, Event
+
+log = logging.getLogger(__name__)
+
+
+def register(ctx: AppContext) -> None:
+    """Subscribe the server's handlers to the bus (before ``bus.start``)."""
+    # Every server process pushes every event to its own browsers: a broadcast subscription.
+    ctx.bus.subscribe(ctx.hub.on_event, group=None)
+
+    async def camera_status(event: Event) -> None:
+        if isinstance(event, CameraStatus):
+            await run_in_threadpool(_apply_camera_status, ctx, event)
+
+    # Stored once per event across all servers: a consumer group.
+    ctx.bus.subscribe(camera_status, group="cc-camera-status", types=["camera.status"])
+
+
+def _apply_camera_status(ctx: AppContext, event: CameraStatus) -> None:
+    with transaction(ctx.sessions) as session:
+        if not cameras.apply_status(session, event=event):
+            log.debug("camera.status for %s ignored (unknown camera or stale)", event.camera_id)

@@ -1,0 +1,69 @@
+"""The WebSocket endpoint ``/ws?token=...`` (CONTRACT): JSON events the caller may see."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from command_center.auth.principal import Principal
+from command_center.auth.service import InvalidTokenError, principal_from_token
+from command_center.context import AppContext
+
+router = APIRouter(tags=["live"])
+
+# Application close codes (4000-4999): 4401 mirrors HTTP 401 so pages can send the user to log in.
+CLOSE_UNAUTHORIZED = 4401
+
+
+def _authenticate(ctx: AppContext, token: str) -> Principal:
+    with ctx.sessions() as session:
+        return principal_from_token(session, token=token, secret=ctx.secret)
+
+
+@router.websocket("/ws")
+async def events(websocket: WebSocket, token: str = "") -> None:
+    """Push events as JSON text frames; the first frame is ``{"type": "hello", ...}``."""
+    ctx: AppContext = websocket.app.state.ctx
+    try:
+        principal = await run_in_threadpool(_authenticate, ctx, token)
+    except InvalidTokenError as exc:
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason=str(exc))
+        return
+    await websocket.accept()
+    client = ctx.hub.connect(principal)
+    try:
+        hello = {
+            "type": "hello",
+            "user": principal.username,
+            "role": principal.role,
+            "street_id": principal.street_id,
+        }
+        await websocket.send_text(json.dumps(hello))
+        receiver = asyncio.create_task(_drain(websocket))
+        try:
+            while not receiver.done():
+                getter = asyncio.create_task(client.queue.get())
+                done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    await websocket.send_text(getter.result())
+                else:
+                    getter.cancel()
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await receiver
+    except WebSocketDisconnect:
+        pass
+    finally:
+        ctx.hub.disconnect(client)
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a closed connection is noticed at once."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()

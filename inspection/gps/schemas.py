@@ -1,0 +1,87 @@
+"""API schemas of positions, tracks and inspectors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Fix(BaseModel):
+    """One decoded GPS fix, whatever protocol it came in by."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(min_length=1, max_length=64)
+    ts: datetime
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    speed_kmh: float | None = Field(None, ge=0, le=2000)
+    bearing: float | None = Field(None, ge=0, le=360)
+    altitude: float | None = None
+    accuracy: float | None = Field(None, ge=0)
+    battery: float | None = Field(None, ge=0, le=100)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class BatchIn(BaseModel):
+    """``POST /api/positions`` body: fixes from a vehicle gateway or a phone that buffered offline."""
+
+    positions: list[Fix] = Field(min_length=1, max_length=10_000)
+
+
+class Rejected(BaseModel):
+    """A fix that was not stored, with its index in the request and the reason."""
+
+    index: int
+    device_id: str
+    reason: str
+
+
+class BatchResult(BaseModel):
+    """How many fixes were stored and which were not."""
+
+    accepted: int
+    rejected: list[Rejected]
+
+
+class PositionOut(BaseModel):
+    """A stored fix."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    ts: datetime
+    lat: float
+    lon: float
+    speed_kmh: float | None
+    bearing: float | None
+    accuracy: float | None
+    battery: float | None
+
+
+class InspectorOut(BaseModel):
+    """An inspector with the last position of their terminal."""
+
+    id: str
+    name: str
+    street_id: str
+    device_id: str
+    online: bool
+    last: PositionOut | None
+
+
+class TrackOut(BaseModel):
+    """An inspector's fixes in a time range, oldest first."""
+
+    inspector_id: str
+    device_id: str
+    since: datetime
+    until: datetime
+    points: list[PositionOut]

@@ -1,0 +1,143 @@
+"""HTTP views of positions: the OsmAnd endpoint for phones, the JSON batch endpoint, inspectors, tracks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from command_center.auth.principal import OutOfScopeError, Principal
+from command_center.context import AppContext
+from command_center.deps import BusDep, ContextDep, PrincipalDep, SessionDep, require_roles
+from inspection.gps import service
+from inspection.gps.flows import publish_positions
+from inspection.gps.osmand import OsmAndError, parse_osmand
+from inspection.gps.schemas import BatchIn, BatchResult, Fix, InspectorOut, PositionOut, TrackOut
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["positions"])
+
+MAX_TRACK_SPAN = timedelta(days=7)
+_MAX_OSMAND_BODY = 16 * 1024
+
+
+def _store(ctx: AppContext, fixes: list[Fix]) -> tuple[list[tuple[Fix, service.DeviceOwner]], BatchResult]:
+    with ctx.sessions() as session, session.begin():
+        stored, rejected = service.store_fixes(session, fixes)
+    return stored, BatchResult(accepted=len(stored), rejected=rejected)
+
+
+@router.api_route("/osmand", methods=["GET", "POST"], response_class=PlainTextResponse)
+async def osmand(request: Request, ctx: ContextDep) -> PlainTextResponse:
+    """OsmAnd protocol (phone tracker apps): query string, form or JSON body; 200 on accept, else 400."""
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method == "POST":
+        body = await request.body()
+        if len(body) > _MAX_OSMAND_BODY:
+            return PlainTextResponse("request body too large for one position", status.HTTP_400_BAD_REQUEST)
+        params.update(_body_params(request.headers.get("content-type", ""), body))
+    try:
+        fix = parse_osmand(params)
+    except OsmAndError as exc:
+        return PlainTextResponse(str(exc), status.HTTP_400_BAD_REQUEST)
+    stored, result = await run_in_threadpool(_store, ctx, [fix])
+    if result.rejected:
+        return PlainTextResponse(result.rejected[0].reason, status.HTTP_400_BAD_REQUEST)
+    await publish_positions(ctx.bus, stored)
+    return PlainTextResponse("OK")
+
+
+def _body_params(content_type: str, body: bytes) -> dict[str, Any]:
+    from urllib.parse import parse_qsl
+
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return {}
+    if "json" in content_type or text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return {}
+        # Traccar Client's JSON mode nests the fix under "location".
+        if isinstance(data, dict) and isinstance(data.get("location"), dict):
+            loc = data["location"]
+            coords = loc.get("coords", {})
+            flat = {"id": data.get("device_id"), "timestamp": loc.get("timestamp"), **coords}
+            if "latitude" in coords:
+                flat["lat"], flat["lon"] = coords["latitude"], coords.get("longitude")
+            if "battery" in loc and isinstance(loc["battery"], dict) and "level" in loc["battery"]:
+                flat["batt"] = float(loc["battery"]["level"]) * 100
+            return {k: v for k, v in flat.items() if k not in {"latitude", "longitude"} and v is not None}
+        return {str(k): v for k, v in data.items()} if isinstance(data, dict) else {}
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+_Writer = Annotated[Principal, Depends(require_roles("district_admin", "street_supervisor", "inspector"))]
+
+
+@router.post("/api/positions")
+async def post_positions(batch: BatchIn, ctx: ContextDep, bus: BusDep, principal: _Writer) -> BatchResult:
+    """Store a batch of fixes; each rejected fix is reported with its index and reason."""
+    stored, result = await run_in_threadpool(_store, ctx, batch.positions)
+    await publish_positions(bus, stored)
+    if result.rejected:
+        log.info("%s rejected %s of %s fixes", principal.username, len(result.rejected), len(batch.positions))
+    return result
+
+
+@router.get("/api/inspectors")
+def list_inspectors(session: SessionDep, principal: PrincipalDep) -> list[InspectorOut]:
+    """Inspectors the caller may see, with their last position and whether they are reporting."""
+    return [
+        InspectorOut(
+            id=i.id,
+            name=i.name,
+            street_id=i.street_id,
+            device_id=i.device_id,
+            online=online,
+            last=PositionOut.model_validate(p) if p is not None else None,
+        )
+        for i, p, online in service.list_inspectors(session, principal=principal)
+    ]
+
+
+@router.get("/api/inspectors/{inspector_id}/track")
+def inspector_track(
+    inspector_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    since: Annotated[datetime | None, Query(description="ISO 8601; default 24 h before until")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
+) -> TrackOut:
+    """An inspector's track between ``since`` and ``until`` (at most 7 days)."""
+    end = _aware(until) or datetime.now(UTC)
+    start = _aware(since) or end - timedelta(hours=24)
+    if start >= end:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "since must be before until")
+    if end - start > MAX_TRACK_SPAN:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"range longer than {MAX_TRACK_SPAN.days} days")
+    try:
+        inspector = service.get_inspector(session, principal=principal, inspector_id=inspector_id)
+    except OutOfScopeError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    if inspector is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no inspector {inspector_id!r}")
+    points = service.track(session, device_id=inspector.device_id, since=start, until=end)
+    return TrackOut(
+        inspector_id=inspector.id,
+        device_id=inspector.device_id,
+        since=start,
+        until=end,
+        points=[PositionOut.model_validate(p) for p in points],
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Inspectors and test vehicles: who carries which GPS device."""
