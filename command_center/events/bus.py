@@ -10,6 +10,13 @@ from command_center.events.schemas import Event
 Handler = Callable[[Event], Awaitable[None]]
 
 
+class BusUnavailable(RuntimeError):  # noqa: N818 -- the agreed name; producers already catch it
+    """The bus cannot accept events: its backend is unreachable (after a bounded retry) or it is closed.
+
+    Producers catch this one exception whatever the implementation; the message never holds credentials.
+    """
+
+
 class EventBus(Protocol):
     """Publish typed events; deliver them to subscribers.
 
@@ -34,7 +41,11 @@ class EventBus(Protocol):
         """Stop delivering, finish in-flight handlers and disconnect."""
 
     async def publish(self, event: Event) -> None:
-        """Send one event; returns once the bus has accepted it."""
+        """Send one event; returns once the bus has accepted it.
+
+        Raises :class:`BusUnavailable` when the bus cannot take it (backend down after a bounded retry,
+        or the bus is closed).
+        """
 
     def subscribe(
         self,
