@@ -86,6 +86,25 @@ def serve(
     uvicorn.run(application, host=host, port=port, proxy_headers=True)
 
 
+@app.command("simulate-cameras")
+def simulate_cameras(
+    count: Annotated[int, typer.Option(min=1, max=255, help="number of cameras")] = 24,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="RTSP port")] = 8554,
+    scenes: Annotated[
+        Path | None, typer.Option(help="clip cache folder (default: MSCC_DATA_DIR/scenes)")
+    ] = None,
+    size: Annotated[str, typer.Option(help="360p10 (detect stream) | 720p15")] = "360p10",
+) -> None:
+    """Serve N looping H.264 cameras at rtsp://127.0.0.1:PORT/cam0 .. cam{N-1} until Ctrl-C."""
+    from stream_ingest.simulator import SimulatorError, run_cli
+
+    _setup_logging()
+    try:
+        run_cli(count=count, port=port, scenes_dir=scenes, size=size)
+    except SimulatorError as exc:
+        raise _fail(str(exc)) from exc
+
+
 @app.command("check-config")
 def check_config(file: Annotated[Path, typer.Argument(help="district YAML file")]) -> None:
     """Validate a district file; on error name the file, line, key path and problem."""

@@ -113,6 +113,8 @@ def ensure_users(session: Session, district: District, password: str) -> int:
 
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Same option as uvicorn's own socket, so a port in TIME_WAIT after a restart counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

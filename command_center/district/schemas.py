@@ -40,3 +40,16 @@ class ImportReport(BaseModel):
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = []
+
+
+class DistrictOut(BaseModel):
+    """The district as the screens title it."""
+
+    name: str
+    timezone: str
+    streets: int
+    restaurants: int
+    cameras: int
+    inspectors: int
+    vehicles: int
+    labs: int

@@ -7,11 +7,29 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from command_center.auth.principal import OutOfScopeError
-from command_center.deps import PrincipalDep, SessionDep
+from command_center.deps import ContextDep, PrincipalDep, SessionDep
 from command_center.district import service
-from command_center.district.schemas import RestaurantOut, StreetOut
+from command_center.district.schemas import DistrictOut, RestaurantOut, StreetOut
 
 router = APIRouter(tags=["district"])
+
+
+@router.get("/api/district")
+def district(ctx: ContextDep, principal: PrincipalDep) -> DistrictOut:
+    """Name, time zone and size of the district (from the configuration the server runs)."""
+    d = ctx.district
+    if d is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this server was started without a district file")
+    return DistrictOut(
+        name=d.name,
+        timezone=d.timezone,
+        streets=len(d.streets),
+        restaurants=len(d.restaurants),
+        cameras=len(d.cameras),
+        inspectors=len(d.inspectors),
+        vehicles=len(d.vehicles),
+        labs=len(d.labs),
+    )
 
 
 @router.get("/api/streets")

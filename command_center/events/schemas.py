@@ -86,8 +86,10 @@ class PositionEvent(Event):
     device_id: str
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
-    speed: float | None = None
+    speed_kmh: float | None = None
     bearing: float | None = None
+    accuracy: float | None = None
+    battery: float | None = None
 
 
 class LabResultEvent(Event):

@@ -28,12 +28,14 @@ def _authenticate(ctx: AppContext, token: str) -> Principal:
 async def events(websocket: WebSocket, token: str = "") -> None:
     """Push events as JSON text frames; the first frame is ``{"type": "hello", ...}``."""
     ctx: AppContext = websocket.app.state.ctx
+    # Accept before refusing: a close during the handshake reaches browsers as a bare 1006, while a
+    # close after it carries 4401 and the reason, so the page knows to show its login form.
+    await websocket.accept()
     try:
         principal = await run_in_threadpool(_authenticate, ctx, token)
     except InvalidTokenError as exc:
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason=str(exc))
         return
-    await websocket.accept()
     client = ctx.hub.connect(principal)
     try:
         hello = {

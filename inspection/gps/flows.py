@@ -17,8 +17,10 @@ async def publish_positions(bus: EventBus, stored: list[tuple[Fix, DeviceOwner]]
                 ts=fix.ts,
                 lat=fix.lat,
                 lon=fix.lon,
-                speed=fix.speed_kmh,
+                speed_kmh=fix.speed_kmh,
                 bearing=fix.bearing,
+                accuracy=fix.accuracy,
+                battery=fix.battery,
                 inspector_id=owner.owner_id if owner.kind == "inspector" else None,
                 street_id=owner.street_id,
             )

@@ -77,6 +77,16 @@ class InspectorOut(BaseModel):
     last: PositionOut | None
 
 
+class VehicleOut(BaseModel):
+    """A test vehicle with the last position of its tracker."""
+
+    id: str
+    name: str
+    device_id: str
+    online: bool
+    last: PositionOut | None
+
+
 class TrackOut(BaseModel):
     """An inspector's fixes in a time range, oldest first."""
 

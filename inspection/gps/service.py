@@ -83,6 +83,27 @@ def store_fixes(
     return stored, rejected
 
 
+def last_positions(session: Session, device_ids: Sequence[str]) -> dict[str, Position]:
+    """The newest fix of each of ``device_ids`` that has one."""
+    latest = (
+        select(Position.device_id, func.max(Position.ts).label("ts"))
+        .where(Position.device_id.in_(device_ids))
+        .group_by(Position.device_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(Position).join(
+            latest, (Position.device_id == latest.c.device_id) & (Position.ts == latest.c.ts)
+        )
+    ).all()
+    return {p.device_id: p for p in rows}
+
+
+def is_online(position: Position | None, now: datetime) -> bool:
+    """A device is online when its last fix is recent."""
+    return position is not None and position.ts >= now - ONLINE_WINDOW
+
+
 def list_inspectors(
     session: Session, *, principal: Principal, now: datetime | None = None
 ) -> list[tuple[Inspector, Position | None, bool]]:
@@ -93,23 +114,18 @@ def list_inspectors(
         for i in session.scalars(select(Inspector).order_by(Inspector.id))
         if principal.can_see_street(i.street_id)
     ]
-    latest = (
-        select(Position.device_id, func.max(Position.ts).label("ts"))
-        .where(Position.device_id.in_([i.device_id for i in inspectors]))
-        .group_by(Position.device_id)
-        .subquery()
-    )
-    rows = session.scalars(
-        select(Position).join(
-            latest, (Position.device_id == latest.c.device_id) & (Position.ts == latest.c.ts)
-        )
-    ).all()
-    last = {p.device_id: p for p in rows}
-    out = []
-    for i in inspectors:
-        p = last.get(i.device_id)
-        out.append((i, p, p is not None and p.ts >= current - ONLINE_WINDOW))
-    return out
+    last = last_positions(session, [i.device_id for i in inspectors])
+    return [(i, last.get(i.device_id), is_online(last.get(i.device_id), current)) for i in inspectors]
+
+
+def list_vehicles(
+    session: Session, *, now: datetime | None = None
+) -> list[tuple[Vehicle, Position | None, bool]]:
+    """Test vehicles (district-wide: they serve every street) with their last fix."""
+    current = now or datetime.now(UTC)
+    vehicles = session.scalars(select(Vehicle).order_by(Vehicle.id)).all()
+    last = last_positions(session, [v.device_id for v in vehicles])
+    return [(v, last.get(v.device_id), is_online(last.get(v.device_id), current)) for v in vehicles]
 
 
 def get_inspector(session: Session, *, principal: Principal, inspector_id: str) -> Inspector | None:

@@ -17,7 +17,7 @@ from command_center.deps import BusDep, ContextDep, PrincipalDep, SessionDep, re
 from inspection.gps import service
 from inspection.gps.flows import publish_positions
 from inspection.gps.osmand import OsmAndError, parse_osmand
-from inspection.gps.schemas import BatchIn, BatchResult, Fix, InspectorOut, PositionOut, TrackOut
+from inspection.gps.schemas import BatchIn, BatchResult, Fix, InspectorOut, PositionOut, TrackOut, VehicleOut
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["positions"])
@@ -103,6 +103,21 @@ def list_inspectors(session: SessionDep, principal: PrincipalDep) -> list[Inspec
             last=PositionOut.model_validate(p) if p is not None else None,
         )
         for i, p, online in service.list_inspectors(session, principal=principal)
+    ]
+
+
+@router.get("/api/vehicles")
+def list_vehicles(session: SessionDep, principal: PrincipalDep) -> list[VehicleOut]:
+    """The food-testing vehicles with their last position (every role: they serve all streets)."""
+    return [
+        VehicleOut(
+            id=v.id,
+            name=v.name,
+            device_id=v.device_id,
+            online=online,
+            last=PositionOut.model_validate(p) if p is not None else None,
+        )
+        for v, p, online in service.list_vehicles(session)
     ]
 
 
