@@ -105,6 +105,42 @@ def simulate_cameras(
         raise _fail(str(exc)) from exc
 
 
+@app.command()
+def ingest(
+    config: Annotated[Path | None, typer.Option(help="district YAML: ingest its enabled cameras")] = None,
+    camera: Annotated[
+        list[str] | None, typer.Option(help="ID=RTSP_URL (repeatable) instead of --config")
+    ] = None,
+    status_file: Annotated[
+        Path | None, typer.Option(help="write per-camera health JSON here every 2 s")
+    ] = None,
+    lease_ttl: Annotated[
+        float, typer.Option(min=3, help="seconds before a dead worker's cameras move")
+    ] = 15.0,
+) -> None:
+    """An ingest worker: pulls RTSP, decodes keyframes for analysis, reports camera health. With
+    MSCC_REDIS_URL set, several workers on several machines share the cameras."""
+    import asyncio
+
+    from stream_ingest.cameras import specs_from_args, specs_from_district
+    from stream_ingest.main import run_ingest
+
+    _setup_logging()
+    if (config is None) == (not camera):
+        raise _fail("give either --config FILE or one or more --camera ID=RTSP_URL", EXIT_CONFIG)
+    try:
+        specs = (
+            specs_from_district(load_district(config))
+            if config is not None
+            else specs_from_args(camera or [])
+        )
+    except (ConfigError, ValueError) as exc:
+        raise _fail(str(exc), EXIT_CONFIG) from exc
+    if not specs:
+        raise _fail("no enabled cameras to ingest", EXIT_CONFIG)
+    asyncio.run(run_ingest(specs, _settings(), status_file=status_file, lease_ttl_s=lease_ttl))
+
+
 @app.command("check-config")
 def check_config(file: Annotated[Path, typer.Argument(help="district YAML file")]) -> None:
     """Validate a district file; on error name the file, line, key path and problem."""

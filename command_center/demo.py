@@ -7,9 +7,13 @@ import asyncio
 import contextlib
 import logging
 import socket
+import subprocess
+import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from sqlalchemy import select
@@ -18,11 +22,17 @@ from sqlalchemy.orm import Session
 from command_center.app import create_app
 from command_center.auth.models import User
 from command_center.auth.service import hash_password
+from command_center.context import AppContext
 from command_center.database.core import transaction
 from config.district import District
 from config.loader import load_district, sample_district_path
 from config.settings import Settings
 from inspection.simulation import run_field_simulation
+from stream_ingest.cameras import specs_from_district
+from stream_ingest.frames import EvidenceStore, SnapshotStore
+from stream_ingest.main import evidence_dir, snapshot_dir
+from stream_ingest.service import IngestService
+from stream_ingest.worker import CameraSpec
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,11 @@ def run(options: DemoOptions) -> None:
     started = time.monotonic()
     _check_port_free(options.host, options.port)
     district = load_district(options.district_file or sample_district_path())
+    # The camera simulator (a real RTSP server) prepares its clips and starts in its own process while
+    # this one sets up the database, so the two start-ups overlap.
+    simulator = (
+        CameraSimulatorProcess(options.cameras, options.data_dir / "scenes") if options.cameras else None
+    )
     # The demo is the embedded default whatever the environment says: SQLite in the data dir, in-process bus.
     settings = Settings(environment="demo", data_dir=options.data_dir, database_url=None, redis_url=None)
     app = create_app(settings, district=district, migrate=True)
@@ -57,13 +72,25 @@ def run(options: DemoOptions) -> None:
     if created:
         log.info("created %s demo users", created)
     server = uvicorn.Server(uvicorn.Config(app, host=options.host, port=options.port, log_level="warning"))
-    # uvicorn re-raises the Ctrl-C it caught once it has shut down cleanly.
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(server, district, options, started))
+    try:
+        cameras = simulated_cameras(district, simulator.wait_ready(), options.cameras) if simulator else []
+        # uvicorn re-raises the Ctrl-C it caught once it has shut down cleanly.
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(server, app.state.ctx, district, options, started, cameras))
+    finally:
+        if simulator is not None:
+            simulator.stop()
     print("mscc demo stopped.", flush=True)
 
 
-async def _serve(server: uvicorn.Server, district: District, options: DemoOptions, started: float) -> None:
+async def _serve(
+    server: uvicorn.Server,
+    ctx: AppContext,
+    district: District,
+    options: DemoOptions,
+    started: float,
+    cameras: list[CameraSpec],
+) -> None:
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():
@@ -71,19 +98,32 @@ async def _serve(server: uvicorn.Server, district: District, options: DemoOption
             raise DemoError("the HTTP server stopped during start-up")
         await asyncio.sleep(0.05)
     base = f"http://{options.host}:{options.port}"
-    _banner(district, options, base, time.monotonic() - started)
-    field = asyncio.create_task(run_field_simulation(district, base))
+    ingest = IngestService(
+        cameras,
+        publish=ctx.bus.publish,
+        snapshots=SnapshotStore(snapshot_dir(ctx.settings)),
+        evidence=EvidenceStore(evidence_dir(ctx.settings)),
+    )
+    ingest_stop = asyncio.Event()
+    _banner(district, options, base, time.monotonic() - started, cameras)
+    tasks = [
+        asyncio.create_task(run_field_simulation(district, base)),
+        asyncio.create_task(ingest.run(ingest_stop)),
+    ]
     try:
-        # Stop the simulated phones as soon as Ctrl-C arrives, before the server stops answering them.
+        # Stop the simulated phones and cameras as soon as Ctrl-C arrives, before the server stops.
         while not serving.done():
             if server.should_exit:
-                field.cancel()
+                ingest_stop.set()
+                tasks[0].cancel()
             await asyncio.wait({serving}, timeout=0.2)
         await serving
     finally:
-        field.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await field
+        ingest_stop.set()
+        tasks[0].cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def ensure_users(session: Session, district: District, password: str) -> int:
@@ -123,7 +163,100 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-def _banner(district: District, options: DemoOptions, base: str, seconds: float) -> None:
+def simulated_cameras(district: District, simulator_port: int, count: int) -> list[CameraSpec]:
+    """The district cameras the demo feeds from the simulator: ``count`` kitchen cameras spread over the
+    streets in turn, camera i reading simulated feed ``cam{i}``. The URLs keep their credentials, which
+    the simulator ignores, so the demo shows that they never leak."""
+    by_street: dict[str | None, list[CameraSpec]] = {}
+    for spec in specs_from_district(district):
+        if spec.restaurant_id is not None:
+            by_street.setdefault(spec.street_id, []).append(spec)
+    chosen: list[CameraSpec] = []
+    queues = list(by_street.values())
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    out = []
+    for i, spec in enumerate(chosen):
+        parts = urlsplit(spec.url)
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@127.0.0.1:{simulator_port}" if credentials else f"127.0.0.1:{simulator_port}"
+        out.append(replace(spec, url=urlunsplit((parts.scheme, netloc, f"/cam{i}", "", ""))))
+    return out
+
+
+class CameraSimulatorProcess:
+    """``mscc simulate-cameras`` in a child process: its GStreamer threads stay out of the server's way."""
+
+    def __init__(self, count: int, scenes_dir: Path) -> None:
+        self.port = _free_port(8554)
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [
+                sys.executable,
+                "-m",
+                "command_center",
+                "simulate-cameras",
+                "--count",
+                str(count),
+                "--port",
+                str(self.port),
+                "--scenes",
+                str(scenes_dir),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 120.0) -> int:
+        """Echo the simulator's progress until it serves; return its port. Raises DemoError if it fails."""
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        lines: list[str] = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+            if line.startswith("scene "):
+                print(f"  camera simulator: {line.rstrip()}", flush=True)
+            if line.startswith("press Ctrl-C"):
+                threading.Thread(target=self._drain, daemon=True).start()
+                return self.port
+        self.stop()
+        raise DemoError("the camera simulator did not start:\n  " + "\n  ".join(lines[-10:]))
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            log.debug("camera simulator: %s", line.rstrip())
+
+    def stop(self) -> None:
+        """Stop the simulator (SIGTERM, then SIGKILL after 10 s)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+
+def _banner(
+    district: District, options: DemoOptions, base: str, seconds: float, cameras: list[CameraSpec]
+) -> None:
     lines = [
         "",
         f"mscc demo: {district.name}: {len(district.streets)} streets, "
@@ -147,8 +280,8 @@ def _banner(district: District, options: DemoOptions, base: str, seconds: float)
     lines += [
         "",
         f"Simulated: {len(district.inspectors) + len(district.vehicles)} GPS devices (OsmAnd, every 5 s).",
-        f"Cameras: {len(district.cameras)} configured; simulated RTSP feeds (--cameras {options.cameras}) "
-        "arrive with the stream-ingest work.",
+        f"Cameras: {len(cameras)} of {len(district.cameras)} fed by the RTSP camera simulator (--cameras), "
+        "analysed by the ingest worker; snapshots at /api/cameras/{id}/snapshot.jpg",
         f"Data: {options.data_dir.resolve()} (SQLite, in-process event bus)",
         f"Ready in {seconds:.1f} s. Ctrl-C stops.",
     ]

@@ -30,6 +30,7 @@ class _Walker:
     target: tuple[float, float]
     dwell_s: float = 0.0
     bearing: float = 0.0
+    failures: int = 0
 
     def step(self, rng: random.Random, dt: float) -> None:
         """Move towards the target; on arrival dwell a while (a visit), then pick the next stop."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import FileResponse
 
 from command_center.auth.principal import OutOfScopeError
 from command_center.cameras import service
 from command_center.cameras.models import Camera
 from command_center.cameras.schemas import CameraOut
-from command_center.deps import PrincipalDep, SessionDep
+from command_center.deps import ContextDep, PrincipalDep, SessionDep
+from stream_ingest.frames import EvidenceStore
+from stream_ingest.main import evidence_dir, snapshot_dir
 
 router = APIRouter(tags=["cameras"])
 
@@ -56,3 +59,29 @@ def get_camera(camera_id: str, session: SessionDep, principal: PrincipalDep) -> 
     if camera is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}")
     return _out(camera)
+
+
+@router.get("/api/cameras/{camera_id}/snapshot.jpg", response_class=FileResponse)
+def camera_snapshot(
+    camera_id: str, session: SessionDep, principal: PrincipalDep, ctx: ContextDep
+) -> FileResponse:
+    """The camera's latest analysed picture (JPEG, at most 640 px wide), as the ingest worker left it."""
+    try:
+        camera = service.get_camera(session, principal=principal, camera_id=camera_id)
+    except OutOfScopeError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    if camera is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}")
+    path = snapshot_dir(ctx.settings) / f"{camera.id}.jpg"
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no picture from camera {camera_id!r} yet")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/api/evidence/{name}", response_class=FileResponse)
+def evidence(name: str, principal: PrincipalDep, ctx: ContextDep) -> FileResponse:
+    """An evidence picture by its content-hash name (immutable, so it may be cached)."""
+    path = EvidenceStore(evidence_dir(ctx.settings)).path_of(name)
+    if path is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no evidence {name!r}")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=31536000"})

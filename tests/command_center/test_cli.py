@@ -161,7 +161,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = _free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MSCC_")}
     proc = subprocess.Popen(
-        [MSCC, "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")],
+        [MSCC, "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo"), "--cameras", "4"],
         env=clean,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -210,8 +210,15 @@ def test_demo_serves_the_district_and_stops_cleanly_on_ctrl_c(
     while not any(i["online"] for i in httpx.get(f"{base}/api/inspectors", headers=headers).json()):
         assert time.monotonic() < deadline, "no simulated inspector reported within 30 s"
         time.sleep(0.5)
+    # Simulated cameras on the real RTSP server are ingested: states and snapshots reach the API.
+    admin = {"Authorization": f"Bearer {token['access_token']}"}
+    while not (online := httpx.get(f"{base}/api/cameras?state=online", headers=admin).json()):
+        assert time.monotonic() < deadline + 30, "no simulated camera came online"
+        time.sleep(0.5)
+    snapshot = httpx.get(f"{base}/api/cameras/{online[0]['id']}/snapshot.jpg", headers=admin)
+    assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
     proc.send_signal(signal.SIGINT)
-    output, _ = proc.communicate(timeout=20)
+    output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, output
     assert "mscc demo stopped." in output
     assert "Traceback" not in output

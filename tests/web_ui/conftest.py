@@ -126,9 +126,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def browser() -> Iterator[Any]:
     """One headless system Chromium for the session."""
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _unavailable("the Python package 'playwright' is not installed")
+    # The default 5 s is tight on a shared 2-core machine; a slow page is not what these tests judge.
+    expect.set_options(timeout=20_000)
     if not CHROMIUM.exists():
         _unavailable(f"no Chromium at {CHROMIUM} (install the 'chromium' package or set MSCC_CHROMIUM)")
     with sync_playwright() as playwright:

@@ -1,0 +1,134 @@
+"""The per-camera worker: a plain loop that reads packets, decodes only the keyframes that analysis
+needs (every packet only while a live view asks for it), and hands frames on. Every failure leaves
+as one :class:`~stream_ingest.source.StreamError`; restarting is the supervisor's job."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import av
+import numpy as np
+
+from stream_ingest.frames import AnalysedFrame, FrameCallback
+from stream_ingest.health import StreamStats
+from stream_ingest.source import SourceOptions, StreamError, classify, open_source
+
+log = logging.getLogger(__name__)
+
+# A stream whose packets keep failing to decode is reconnected rather than read on forever.
+MAX_CONSECUTIVE_DECODE_ERRORS = 25
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """What the ingest needs to know about one camera."""
+
+    id: str
+    url: str
+    analysis_interval_s: float = 2.0
+    restaurant_id: str | None = None
+    street_id: str | None = None
+
+
+class CameraWorker:
+    """Reads one camera until ``stop`` is set (returns) or the stream fails (raises StreamError)."""
+
+    def __init__(
+        self,
+        spec: CameraSpec,
+        *,
+        stats: StreamStats,
+        on_frame: FrameCallback,
+        options: SourceOptions | None = None,
+        live_requested: Callable[[], bool] = lambda: False,
+        on_connected: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spec = spec
+        self.stats = stats
+        self._on_frame = on_frame
+        self._options = options or SourceOptions()
+        self._live = live_requested
+        self._on_connected = on_connected
+        self._clock = clock
+
+    def run(self, stop: threading.Event) -> None:
+        """Connect and read. Returns when ``stop`` is set; raises StreamError on any failure."""
+        source = open_source(self.spec.url, self._options)
+        try:
+            codec = source.video.codec_context
+            # One decoding thread per camera: with 255 cameras, FFmpeg's default of one thread per core
+            # per camera would start hundreds of idle threads for a keyframe every few seconds.
+            codec.thread_count = 1
+            self.stats.reset_window()
+            self._on_connected()
+            self._read(source.container, source.video, stop)
+        except StreamError:
+            raise
+        except Exception as exc:  # PyAV raises many types; all mean "this connection is done"
+            raise classify(exc, source.url_redacted) from None
+        finally:
+            source.close()
+
+    def _read(self, container: av.container.InputContainer, video: av.video.stream.VideoStream,
+              stop: threading.Event) -> None:  # fmt: skip
+        codec = video.codec_context
+        interval = self.spec.analysis_interval_s
+        next_due = 0.0
+        decode_errors = 0
+        # While live view is on every packet is decoded, which needs a keyframe first: `primed` says the
+        # decoder has had one since live view began.
+        primed = False
+        was_live = False
+        for packet in container.demux(video):
+            if stop.is_set():
+                return
+            if packet.size == 0:  # the demuxer's end-of-stream flush packet
+                continue
+            now = self._clock()
+            key = bool(packet.is_keyframe)
+            self.stats.on_packet(now, packet.size, key)
+            live = self._live()
+            if live and not was_live:
+                primed = False
+            was_live = live
+            due = key and now >= next_due
+            if not (due or (live and (primed or key))):
+                continue  # the cheap path: received, counted, never decoded
+            try:
+                frames = codec.decode(packet)
+            except av.error.FFmpegError:
+                decode_errors += 1
+                self.stats.decode_errors += 1
+                if decode_errors >= MAX_CONSECUTIVE_DECODE_ERRORS:
+                    raise StreamError(
+                        "bad_stream", f"{decode_errors} packets in a row failed to decode"
+                    ) from None
+                continue
+            decode_errors = 0
+            self.stats.decoded += len(frames)
+            primed = primed or key
+            if not frames:
+                continue
+            if not due:
+                continue  # live view decodes to keep the picture current; analysis waits for its slot
+            if self.stats.last_analysed_at is not None and interval > 0:
+                gap = now - self.stats.last_analysed_at
+                if gap > interval * 1.5 + 1.0:
+                    self.stats.late_analyses += 1
+            # A little slack so that a keyframe arriving slightly early still takes its slot.
+            next_due = now + interval - 0.25 if interval > 0 else 0.0
+            frame = frames[-1]
+            image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+            self.stats.analysed += 1
+            self.stats.last_analysed_at = now
+            self.stats.width, self.stats.height = frame.width, frame.height
+            self._on_frame(
+                AnalysedFrame(camera_id=self.spec.id, ts=datetime.now(UTC), image=image, keyframe=key)
+            )
+        raise StreamError("ended", f"{self.spec.id}: the camera closed the stream")
