@@ -203,15 +203,17 @@ def recipe_for(name: str, size: Size, seconds: float | None = None) -> Recipe | 
         chains = _kitchen_chains(name, size, length, "k")
         chains.append(f"[k]{noise}{_clock(size, name)},format=yuv420p[out]")
     elif name == "black":
-        # A covered lens still shows sensor noise; pure digital black would also look frozen.
-        chains = [
-            f"color=c=black:s={size.width}x{size.height}:r={size.fps}:d={length},{noise},format=yuv420p[out]"
-        ]
+        # A covered lens still shows sensor noise (pure digital black would also look frozen) and the
+        # clock, which real cameras burn into the picture after the lens.
+        source = f"color=c=black:s={size.width}x{size.height}:r={size.fps}:d={length}"
+        chains = [f"{source},{noise}{_clock(size, name)},format=yuv420p[out]"]
     elif name == "frozen":
-        # The first (noisy) frame repeated bit for bit, as a hung encoder sends it.
+        # The first (noisy) frame, clock included, repeated as a hung camera sends it; only the once-a-second
+        # keyframes re-encode it, with differences far below sensor noise.
         chains = _kitchen_chains("kitchen-a", size, length, "k")
         chains.append(
-            f"[k]{noise},trim=end_frame=1,loop=loop=-1:size=1,setpts=N/({size.fps}*TB),format=yuv420p[out]"
+            f"[k]{noise}{_clock(size, name)},trim=end_frame=1,loop=loop=-1:size=1,"
+            f"setpts=N/({size.fps}*TB),format=yuv420p[out]"
         )
     elif name == "moved":
         half = max(1, length // 2)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ _REQUIRED_ELEMENTS = ("multifilesrc", "h264parse", "rtph264pay")
 # whole district of cameras is opened at once.
 _BACKLOG = 1024
 _REAP_EVERY_S = 20
+_SETTLE_S = 5.0
+_SETTLE_ITERATIONS = 20_000
 _gi_modules: tuple[Any, Any, Any] | None = None
 
 
@@ -117,7 +120,8 @@ class CameraSimulator:
 
     @property
     def urls(self) -> list[str]:
-        """The RTSP URL of every camera, in the order they were added."""
+        """The RTSP URL of every camera, in the order they were added (with ``port=0``, read it after
+        ``start()``: only then is the port known)."""
         with self._lock:
             return [self._url(mount) for mount in self._cameras]
 
@@ -165,7 +169,8 @@ class CameraSimulator:
         """Stop serving ``path`` and disconnect its viewers (later connects get 404 Not Found)."""
         mount = _mount(path)
         with self._lock:
-            self._cameras.pop(mount, None)
+            if self._cameras.pop(mount, None) is None:
+                return
         self._mounts.remove_factory(mount)
         if self.running:
             self._call_in_loop(lambda: self._drop_clients(mount))
@@ -221,10 +226,11 @@ class CameraSimulator:
         reaper.attach(self._context)
         try:
             self._loop.run()
+            self._settle()
             self._drain()
             # Removing a session whose pipeline still sends aborts inside gst-rtsp-server 1.22
-            # (rtsp-client.c get_data_seq assertion, seen when 255 viewers were stopped at once), and a
-            # few pipelines outlive their closed connections; so stop every pipeline first.
+            # (rtsp-client.c get_data_seq assertion, seen when 255 viewers were stopped at once), so any
+            # pipeline still running is stopped first.
             with self._lock:
                 media = list(self._media.values())
             logger.debug("stopping %s pipelines, %s sessions left", len(media), pool.get_n_sessions())
@@ -237,9 +243,28 @@ class CameraSimulator:
             reaper.destroy()
             self._context.pop_thread_default()
 
+    def _settle(self) -> None:
+        """Run the loop until the closed connections have stopped their pipelines (or a few seconds
+        pass): under load the clean-up of hundreds of connections takes a while, and stopping a
+        pipeline that still has viewers attached makes GStreamer complain about elements left playing."""
+        wake = self._glib.timeout_source_new(100)
+        wake.set_callback(lambda *_: True)  # iteration(True) must not block past the deadline
+        wake.attach(self._context)
+        deadline = time.monotonic() + _SETTLE_S
+        # Bounded in iterations too: once, under heavy load, a closed connection's watch kept firing
+        # (GLib-GIO-CRITICAL "G_IS_POLLABLE_INPUT_STREAM" in a tight loop) until the deadline.
+        for _ in range(_SETTLE_ITERATIONS):
+            with self._lock:
+                if not self._media or time.monotonic() > deadline:
+                    break
+            self._context.iteration(True)
+        wake.destroy()
+
     def _drain(self) -> None:
-        while self._context.pending():
-            self._context.iteration(False)
+        """Dispatch what is ready now (bounded, for the reason given in ``_settle``)."""
+        for _ in range(_SETTLE_ITERATIONS):
+            if not self._context.iteration(False):
+                break
 
     def _call_in_loop(self, func: Callable[[], None], timeout: float = 10.0) -> None:
         """Run ``func`` on the server's main loop thread and wait for it (GstRTSP objects live there)."""
@@ -272,7 +297,6 @@ class CameraSimulator:
 
     def _drop_clients(self, mount: str) -> None:
         rtsp = self._rtsp
-
         dropped = 0
 
         def drop_watchers(_server: Any, client: Any, *_: object) -> Any:
