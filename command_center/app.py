@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from command_center.district.service import sync_district
 from command_center.events.bus import EventBus
 from command_center.events.factory import make_bus
 from command_center.live.hub import LiveHub
+from command_center.recordings.flows import Recordings
 from config.district import District
 from config.settings import Settings
 
@@ -63,9 +65,16 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ctx.bus.start()
         log.info("event bus %s started", ctx.bus.name)
+        # Periodic jobs: recording retention (further jobs join this list).
+        stop_jobs = asyncio.Event()
+        recordings: Recordings = ctx.extra["recordings"]  # type: ignore[assignment]
+        jobs = [asyncio.create_task(recordings.retention_loop(stop_jobs))]
         try:
             yield
         finally:
+            stop_jobs.set()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await recordings.close()
             await ctx.bus.close()
             engine.dispose()
 

@@ -117,6 +117,9 @@ def ingest(
     lease_ttl: Annotated[
         float, typer.Option(min=3, help="seconds before a dead worker's cameras move")
     ] = 15.0,
+    record: Annotated[
+        bool, typer.Option(help="record each camera into MP4 segments in DATA_DIR/recordings")
+    ] = False,
 ) -> None:
     """An ingest worker: pulls RTSP, decodes keyframes for analysis, reports camera health. With
     MSCC_REDIS_URL set, several workers on several machines share the cameras."""
@@ -124,6 +127,7 @@ def ingest(
 
     from stream_ingest.cameras import specs_from_args, specs_from_district
     from stream_ingest.main import run_ingest
+    from stream_ingest.supervisor import SupervisorOptions
 
     _setup_logging()
     if (config is None) == (not camera):
@@ -138,7 +142,9 @@ def ingest(
         raise _fail(str(exc), EXIT_CONFIG) from exc
     if not specs:
         raise _fail("no enabled cameras to ingest", EXIT_CONFIG)
-    asyncio.run(run_ingest(specs, _settings(), status_file=status_file, lease_ttl_s=lease_ttl))
+    settings = _settings()
+    options = SupervisorOptions(record_dir=settings.recordings_dir if record else None)
+    asyncio.run(run_ingest(specs, settings, status_file=status_file, lease_ttl_s=lease_ttl, options=options))
 
 
 @app.command("check-config")

@@ -6,10 +6,13 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
+from command_center.alerts import flows as alerts
 from command_center.cameras import service as cameras
 from command_center.context import AppContext
 from command_center.database.core import transaction
 from command_center.events.schemas import CameraStatus, Event
+from command_center.outbound import flows as outbound
+from command_center.recordings.flows import Recordings
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,12 @@ def register(ctx: AppContext) -> None:
 
     # Stored once per event across all servers: a consumer group.
     ctx.bus.subscribe(camera_status, group="cc-camera-status", types=["camera.status"])
+    ctx.bus.subscribe(alerts.consumer(ctx), group=alerts.GROUP, types=["alert.created"])
+    recordings = Recordings(ctx)
+    recordings.register()
+    ctx.extra["recordings"] = recordings
+    # Events out (MQTT, webhooks), each in its own group, when the settings ask for them.
+    outbound.register(ctx)
 
 
 def _apply_camera_status(ctx: AppContext, event: CameraStatus) -> None:

@@ -32,6 +32,7 @@ from stream_ingest.cameras import specs_from_district
 from stream_ingest.frames import EvidenceStore, SnapshotStore
 from stream_ingest.main import evidence_dir, snapshot_dir
 from stream_ingest.service import IngestService
+from stream_ingest.supervisor import SupervisorOptions
 from stream_ingest.worker import CameraSpec
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,15 @@ def run(options: DemoOptions) -> None:
         CameraSimulatorProcess(options.cameras, options.data_dir / "scenes") if options.cameras else None
     )
     # The demo is the embedded default whatever the environment says: SQLite in the data dir, in-process bus.
-    settings = Settings(environment="demo", data_dir=options.data_dir, database_url=None, redis_url=None)
+    # Recording every simulated camera fills about 3 GB an hour for 24 cameras: keep a day, within 2 GB.
+    settings = Settings(
+        environment="demo",
+        data_dir=options.data_dir,
+        database_url=None,
+        redis_url=None,
+        recordings_days=1,
+        recordings_budget_gb=2,
+    )
     app = create_app(settings, district=district, migrate=True)
     with transaction(app.state.ctx.sessions) as session:
         created = ensure_users(session, district, DEMO_PASSWORD)
@@ -103,6 +112,7 @@ async def _serve(
         publish=ctx.bus.publish,
         snapshots=SnapshotStore(snapshot_dir(ctx.settings)),
         evidence=EvidenceStore(evidence_dir(ctx.settings)),
+        options=SupervisorOptions(record_dir=ctx.settings.recordings_dir),
     )
     ingest_stop = asyncio.Event()
     _banner(district, options, base, time.monotonic() - started, cameras)

@@ -78,6 +78,9 @@ class Camera(_Strict):
         2.0, ge=0, le=3600, title="Analysis interval", description="seconds; 0 analyses every keyframe"
     )
     enabled: bool = Field(True, title="Enabled")
+    record_days: float | None = Field(
+        None, gt=0, title="Recording retention", description="days; unset uses MSCC_RECORDINGS_DAYS"
+    )
     zones: list[Zone] = Field(default_factory=list, title="Zones")
 
     @field_validator("url")

@@ -52,6 +52,31 @@ class Settings(BaseSettings):
         None, title="Secret key", description="Signs bearer tokens; at least 32 characters outside demo."
     )
     mqtt_url: str | None = Field(None, title="MQTT URL", description="Optional events out (mscc/<type>).")
+    webhook_urls: str | None = Field(
+        None, title="Webhook URLs", description="Comma-separated URLs that get events as signed JSON POSTs."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, title="Webhook secret", description="HMAC-SHA256 key of X-Mscc-Signature; needed with URLs."
+    )
+    case_window_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, title="Case window", description="Alerts this close join one open case."
+    )
+    case_confirm_minutes: dict[str, int] = Field(
+        default_factory=dict,
+        title="Confirmation deadlines",
+        description='Minutes a case may stay unconfirmed per violation, JSON: {"rodent": 30}; over defaults.',
+    )
+    recordings_days: float = Field(
+        7, gt=0, title="Recording retention", description="Days continuous recordings are kept."
+    )
+    recordings_budget_gb: float = Field(
+        0, ge=0, title="Recording disk budget", description="GB for recordings and clips; 0 means no limit."
+    )
+    clip_before_s: float = Field(10, ge=0, le=300, title="Clip lead", description="Seconds before an alert.")
+    clip_after_s: float = Field(20, ge=0, le=300, title="Clip tail", description="Seconds after an alert.")
+    clip_keep_days: float = Field(
+        90, ge=0, title="Clip retention", description="Days an evidence clip outlives its closed case."
+    )
     district_config: Path | None = Field(
         None, title="District config", description="YAML file with streets, restaurants, cameras, people."
     )
@@ -61,6 +86,16 @@ class Settings(BaseSettings):
     event_stream: str = Field(
         "mscc:events", title="Event stream", description="Redis stream key that carries the event bus."
     )
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where ``--record`` writes camera segments (CONTRACT: the data dir's recordings/)."""
+        return self.data_dir / "recordings"
+
+    @property
+    def clips_dir(self) -> Path:
+        """Where evidence clips cut around alerts are kept."""
+        return self.data_dir / "clips"
 
     @property
     def effective_database_url(self) -> str:

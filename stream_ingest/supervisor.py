@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
-from command_center.events.schemas import AlertCreated, CameraStatus, Event
+from command_center.events.schemas import AlertCreated, CameraStatus, Event, RecordingSegment
 from stream_ingest.frames import AnalysedFrame, EvidenceStore, FrameQueue, SnapshotStore
 from stream_ingest.health import StreamStats, TamperCheck, TamperConfig
+from stream_ingest.recorder import SegmentInfo, SegmentRecorder
 from stream_ingest.source import SourceOptions, StreamError
 from stream_ingest.worker import CameraSpec, CameraWorker
 
@@ -35,6 +37,8 @@ class SupervisorOptions:
     offline_alert_s: float = 60.0  # offline this long is a compliance finding (camera_offline)
     source: SourceOptions = field(default_factory=SourceOptions)
     tamper: TamperConfig = field(default_factory=TamperConfig)
+    record_dir: Path | None = None  # set: record every camera into segments under this folder
+    segment_s: float = 60.0
 
 
 class CameraSupervisor:
@@ -75,6 +79,16 @@ class CameraSupervisor:
         self._usual_fps: float | None = None
         self._connected_at = clock()
         self._lock = threading.Lock()
+        self.recorder = (
+            SegmentRecorder(
+                spec.id,
+                self.options.record_dir,
+                on_segment=self._on_segment,
+                segment_s=self.options.segment_s,
+            )
+            if self.options.record_dir is not None
+            else None
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -102,6 +116,7 @@ class CameraSupervisor:
                 options=self.options.source,
                 live_requested=lambda: self.live_viewers > 0,
                 on_connected=self._on_connected,
+                on_packet=self.recorder.write if self.recorder is not None else None,
                 clock=self._clock,
             )
             started = self._clock()
@@ -112,6 +127,8 @@ class CameraSupervisor:
             except Exception as exc:  # a bug must not kill the camera's thread for good
                 log.exception("camera %s: unexpected error in worker", self.spec.id)
                 self._on_failure(StreamError("bad_stream", f"internal error: {type(exc).__name__}"))
+            if self.recorder is not None:
+                self.recorder.close()  # the connection ended: the recording has a gap from here
             if self._stop.is_set():
                 break
             if self._clock() - started >= self.options.stable_after_s:
@@ -146,6 +163,21 @@ class CameraSupervisor:
         self.message = str(exc)
         level = logging.WARNING if was_connected or self.reconnects == 0 else logging.DEBUG
         log.log(level, "camera %s: %s (%s)", self.spec.id, exc, exc.kind)
+
+    def _on_segment(self, segment: SegmentInfo) -> None:
+        assert self.options.record_dir is not None
+        self._emit(
+            RecordingSegment(
+                camera_id=self.spec.id,
+                restaurant_id=self.spec.restaurant_id,
+                street_id=self.spec.street_id,
+                path=str(segment.path.relative_to(self.options.record_dir)),
+                start=segment.start,
+                end=segment.end,
+                bytes=segment.bytes,
+                frames=segment.frames,
+            )
+        )
 
     # -- frames ------------------------------------------------------------------------------------
     def _on_frame(self, frame: AnalysedFrame) -> None:

@@ -13,12 +13,16 @@ from datetime import UTC, datetime
 
 import av
 import numpy as np
+from av.packet import Packet
+from av.video.stream import VideoStream
 
 from stream_ingest.frames import AnalysedFrame, FrameCallback
 from stream_ingest.health import StreamStats
 from stream_ingest.source import SourceOptions, StreamError, classify, open_source
 
 log = logging.getLogger(__name__)
+
+PacketSink = Callable[["Packet[VideoStream]", VideoStream], None]
 
 # A stream whose packets keep failing to decode is reconnected rather than read on forever.
 MAX_CONSECUTIVE_DECODE_ERRORS = 25
@@ -47,6 +51,7 @@ class CameraWorker:
         options: SourceOptions | None = None,
         live_requested: Callable[[], bool] = lambda: False,
         on_connected: Callable[[], None] = lambda: None,
+        on_packet: PacketSink | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
@@ -55,6 +60,7 @@ class CameraWorker:
         self._options = options or SourceOptions()
         self._live = live_requested
         self._on_connected = on_connected
+        self._on_packet = on_packet
         self._clock = clock
 
     def run(self, stop: threading.Event) -> None:
@@ -75,8 +81,9 @@ class CameraWorker:
         finally:
             source.close()
 
-    def _read(self, container: av.container.InputContainer, video: av.video.stream.VideoStream,
-              stop: threading.Event) -> None:  # fmt: skip
+    def _read(
+        self, container: av.container.InputContainer, video: VideoStream, stop: threading.Event
+    ) -> None:
         codec = video.codec_context
         interval = self.spec.analysis_interval_s
         next_due = 0.0
@@ -93,6 +100,8 @@ class CameraWorker:
             now = self._clock()
             key = bool(packet.is_keyframe)
             self.stats.on_packet(now, packet.size, key)
+            if self._on_packet is not None:
+                self._on_packet(packet, video)  # recording: packet copy, before anything else touches it
             live = self._live()
             if live and not was_live:
                 primed = False

@@ -100,9 +100,28 @@ class LabResultEvent(Event):
     passed: bool
 
 
+class RecordingSegment(Event):
+    """A camera's recording segment was completed (the file stays on the recording machine)."""
+
+    type: Literal["recording.segment"] = "recording.segment"
+    path: str  # relative to the data dir's recordings/ folder
+    start: datetime
+    end: datetime
+    bytes: int
+    frames: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.model_fields["type"].default: cls
-    for cls in (AlertCreated, AlertUpdated, CaseUpdated, CameraStatus, PositionEvent, LabResultEvent)
+    for cls in (
+        AlertCreated,
+        AlertUpdated,
+        CaseUpdated,
+        CameraStatus,
+        PositionEvent,
+        LabResultEvent,
+        RecordingSegment,
+    )
 }
 
 

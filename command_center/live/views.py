@@ -25,8 +25,12 @@ def _authenticate(ctx: AppContext, token: str) -> Principal:
 
 
 @router.websocket("/ws")
-async def events(websocket: WebSocket, token: str = "") -> None:
-    """Push events as JSON text frames; the first frame is ``{"type": "hello", ...}``."""
+async def events(websocket: WebSocket, token: str = "", last_event_id: str | None = None) -> None:
+    """Push events as JSON text frames; the first frame is ``{"type": "hello", ...}``.
+
+    With ``last_event_id`` (the id of the last event the client saw) the events it missed come first;
+    hello's ``resumed`` is false when that id is too old to resume from (the page should reload).
+    """
     ctx: AppContext = websocket.app.state.ctx
     # Accept before refusing: a close during the handshake reaches browsers as a bare 1006, while a
     # close after it carries 4401 and the reason, so the page knows to show its login form.
@@ -36,15 +40,19 @@ async def events(websocket: WebSocket, token: str = "") -> None:
     except InvalidTokenError as exc:
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason=str(exc))
         return
-    client = ctx.hub.connect(principal)
+    client = ctx.hub.connect(principal, last_event_id=last_event_id)
     try:
-        hello = {
+        hello: dict[str, object] = {
             "type": "hello",
             "user": principal.username,
             "role": principal.role,
             "street_id": principal.street_id,
         }
+        if client.resumed is not None:
+            hello.update(resumed=client.resumed, missed=len(client.missed))
         await websocket.send_text(json.dumps(hello))
+        for payload in client.missed:
+            await websocket.send_text(payload)
         receiver = asyncio.create_task(_drain(websocket))
         try:
             while not receiver.done():

@@ -1,0 +1,1 @@
+"""Alerts: detections, camera-health findings, lab failures and reports, each stored once per event."""

@@ -1,0 +1,1 @@
+"""Recordings: the index of camera segments, evidence clips around alerts, retention and playback."""

@@ -1,0 +1,1 @@
+"""Restaurant risk score: which restaurants to inspect first."""

@@ -1,0 +1,1 @@
+"""Statistics for the screens: open cases, time to confirm and close, false alarms, alert trend."""
