@@ -19,7 +19,9 @@ from command_center.outbound.views import router as outbound_router
 from command_center.recordings.views import router as recordings_router
 from command_center.risk.views import router as risk_router
 from command_center.stats.views import router as stats_router
+from inspection.dispatch.views import router as dispatch_router
 from inspection.gps.views import router as gps_router
+from inspection.lab.views import router as lab_router
 from web_ui.pages import router as pages_router
 
 ops = APIRouter(tags=["ops"])
@@ -56,5 +58,7 @@ def router() -> APIRouter:
     for part in (ops, auth_router, district_router, cameras_router, gps_router, live_router, pages_router):
         root.include_router(part)
     for part in (alerts_router, cases_router, stats_router, outbound_router, recordings_router):
+        root.include_router(part)
+    for part in (lab_router, dispatch_router):
         root.include_router(part)
     return root

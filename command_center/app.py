@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from command_center import __version__, api, consumers, metrics
+from command_center.cases import flows as case_flows
 from command_center.context import AppContext
 from command_center.database.core import make_engine, make_session_factory, redact_url, transaction
 from command_center.database.migrate import require_head, upgrade
@@ -19,6 +20,7 @@ from command_center.district.service import sync_district
 from command_center.events.bus import EventBus
 from command_center.events.factory import make_bus
 from command_center.live.hub import LiveHub
+from command_center.outbound import flows as outbound
 from command_center.recordings.flows import Recordings
 from config.district import District
 from config.settings import Settings
@@ -65,10 +67,14 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ctx.bus.start()
         log.info("event bus %s started", ctx.bus.name)
-        # Periodic jobs: recording retention (further jobs join this list).
+        # Periodic jobs: recording retention, case escalation, events out (further jobs join this list).
         stop_jobs = asyncio.Event()
         recordings: Recordings = ctx.extra["recordings"]  # type: ignore[assignment]
-        jobs = [asyncio.create_task(recordings.retention_loop(stop_jobs))]
+        jobs = [
+            asyncio.create_task(recordings.retention_loop(stop_jobs)),
+            asyncio.create_task(case_flows.escalation_job(ctx, stop_jobs)),
+            asyncio.create_task(outbound.run(ctx, stop_jobs)),
+        ]
         try:
             yield
         finally:

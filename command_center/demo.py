@@ -19,6 +19,7 @@ import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from command_center.alerts.simulation import simulate_detections, simulate_supervisors
 from command_center.app import create_app
 from command_center.auth.models import User
 from command_center.auth.service import hash_password
@@ -116,9 +117,14 @@ async def _serve(
     )
     ingest_stop = asyncio.Event()
     _banner(district, options, base, time.monotonic() - started, cameras)
+    camera_ids = [c.id for c in cameras]
     tasks = [
         asyncio.create_task(run_field_simulation(district, base)),
         asyncio.create_task(ingest.run(ingest_stop)),
+        # Until the detector pipeline runs here, simulated detections stand in for it; supervisors
+        # (simulated too) work the cases they open, through the same HTTP API as people do.
+        asyncio.create_task(simulate_detections(ctx.bus, district, stop=ingest_stop, camera_ids=camera_ids)),
+        asyncio.create_task(simulate_supervisors(district, base, password=DEMO_PASSWORD, stop=ingest_stop)),
     ]
     try:
         # Stop the simulated phones and cameras as soon as Ctrl-C arrives, before the server stops.
@@ -291,7 +297,9 @@ def _banner(
         "",
         f"Simulated: {len(district.inspectors) + len(district.vehicles)} GPS devices (OsmAnd, every 5 s).",
         f"Cameras: {len(cameras)} of {len(district.cameras)} fed by the RTSP camera simulator (--cameras), "
-        "analysed by the ingest worker; snapshots at /api/cameras/{id}/snapshot.jpg",
+        "analysed and recorded by the ingest worker; snapshots at /api/cameras/{id}/snapshot.jpg",
+        "Detections: SIMULATED (no_mask, no_hat, rodent) until the detector pipeline lands; simulated",
+        "supervisors confirm, dismiss and follow up the cases they open.",
         f"Data: {options.data_dir.resolve()} (SQLite, in-process event bus)",
         f"Ready in {seconds:.1f} s. Ctrl-C stops.",
     ]

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Source = Literal["detector", "camera_health", "lab", "public", "manual"]
-SOURCES: tuple[Source, ...] = ("detector", "camera_health", "lab", "public", "manual")
+Source = Literal["detector", "camera_health", "lab", "public", "manual", "simulated"]
+SOURCES: tuple[Source, ...] = ("detector", "camera_health", "lab", "public", "manual", "simulated")
 
 ViolationCode = Annotated[
     str,

@@ -83,10 +83,9 @@ async def simulate_detections(
                 street_id=street,
                 violation=violation,
                 score=round(rng.uniform(0.55, 0.97), 2),
-                validated=validated,
+                validated=validated,  # as the model it stands in for would report
                 evidence_url=None,
-                source="detector",
-                simulated=True,
+                source="simulated",  # shown as such: no model saw anything
             )
             try:
                 await bus.publish(event)

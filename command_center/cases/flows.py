@@ -1,13 +1,12 @@
-"""Side effects of cases: ``case.updated`` events, the app's clock, and the periodic escalation task."""
+"""Side effects of cases: ``case.updated`` events, the app's clock, and the periodic escalation job."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
@@ -18,9 +17,6 @@ from command_center.context import AppContext
 from command_center.database.core import transaction, utcnow
 from command_center.events.bus import BusUnavailable, EventBus
 from command_center.events.schemas import CaseUpdated, Event
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +102,8 @@ async def run_escalation(ctx: AppContext, *, every_s: float, stop: asyncio.Event
             log.exception("escalation check failed; retrying in %ss", every_s)
 
 
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run the escalation task while the app serves (merged into the app's lifespan by the router)."""
-    ctx: AppContext = app.state.ctx
+async def escalation_job(ctx: AppContext, stop: asyncio.Event) -> None:
+    """The app's periodic escalation check, every 30 s (``ctx.extra["escalation_every_s"]``; None: off)."""
     every_s = ctx.extra.get(ESCALATION_EVERY_S, DEFAULT_ESCALATION_EVERY_S)
-    if not isinstance(every_s, int | float):
-        yield
-        return
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_escalation(ctx, every_s=float(every_s), stop=stop), name="escalation")
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+    if isinstance(every_s, int | float):
+        await run_escalation(ctx, every_s=float(every_s), stop=stop)

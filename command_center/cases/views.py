@@ -18,8 +18,7 @@ from command_center.context import AppContext
 from command_center.database.core import transaction
 from command_center.deps import ContextDep, PrincipalDep, SessionDep
 
-# The router's lifespan runs the periodic escalation check while the app serves.
-router = APIRouter(tags=["cases"], lifespan=flows.lifespan)
+router = APIRouter(tags=["cases"])
 
 
 @router.get("/api/cases")

@@ -12,6 +12,7 @@ from command_center.database.core import Base
 from command_center.district import models as _district  # noqa: F401
 from command_center.recordings import models as _recordings  # noqa: F401
 from inspection.gps import models as _gps  # noqa: F401
+from inspection.lab import models as _lab  # noqa: F401
 from inspection.people import models as _people  # noqa: F401
 
 

@@ -1,13 +1,10 @@
 """Wiring of the events out: which outboxes a server has (from its settings), their bus consumers, and
-their sender tasks while the app serves."""
+the job that runs their senders while the app serves."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from command_center.context import AppContext
 from command_center.events.schemas import Event
@@ -15,9 +12,6 @@ from command_center.outbound.mqtt import MqttSink
 from command_center.outbound.outbox import Outbox
 from command_center.outbound.webhooks import SKIPPED_TYPES, WebhookSink
 from config.settings import SettingsError
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +62,21 @@ def outboxes(ctx: AppContext) -> list[Outbox]:
     return [box for box in found if isinstance(box, Outbox)] if isinstance(found, list) else []
 
 
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Connect the sinks and run one sender task per outbox while the app serves."""
-    boxes = outboxes(app.state.ctx)
-    stop = asyncio.Event()
+async def run(ctx: AppContext, stop: asyncio.Event) -> None:
+    """Connect the sinks and run one sender per outbox until ``stop``; then give the senders a moment
+    to finish what they are delivering, and disconnect."""
+    boxes = outboxes(ctx)
+    if not boxes:
+        return
     for box in boxes:
         await box.sink.start()
     tasks = [asyncio.create_task(box.run(stop), name=f"outbound:{box.sink.name}") for box in boxes]
     try:
-        yield
+        await stop.wait()
     finally:
-        stop.set()
-        if tasks:
-            # A sender waiting on a slow target is given a moment, then cancelled.
-            _, late = await asyncio.wait(tasks, timeout=_STOP_WAIT_S)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        _, late = await asyncio.wait(tasks, timeout=_STOP_WAIT_S)
+        for task in late:
+            task.cancel()  # a sender waiting on a slow target
+        await asyncio.gather(*tasks, return_exceptions=True)
         for box in boxes:
             await box.sink.close()

@@ -1,4 +1,4 @@
-"""HTTP view of the events out: how each target is doing. The router's lifespan runs the senders."""
+"""HTTP view of the events out: how each target is doing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from command_center.deps import ContextDep, require_roles
 from command_center.outbound import flows
 from command_center.outbound.schemas import OutboxOut
 
-router = APIRouter(tags=["outbound"], lifespan=flows.lifespan)
+router = APIRouter(tags=["outbound"])
 
 Admin = Annotated[Principal, Depends(require_roles("district_admin"))]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from command_center.database.core import Base, UtcDateTime, utcnow
@@ -31,3 +31,26 @@ class Position(Base):
     battery: Mapped[float | None] = mapped_column(Float)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Visit(Base):
+    """An inspector's device inside a restaurant's geofence, from the first fix inside to the last.
+
+    ``left_at`` stays empty while the device is still inside; the duration is ``left_at - arrived_at``.
+    """
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_inspector_arrived", "inspector_id", "arrived_at"),
+        Index("ix_visits_restaurant_arrived", "restaurant_id", "arrived_at"),
+        Index("ix_visits_device_open", "device_id", "left_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    inspector_id: Mapped[str] = mapped_column(ForeignKey("inspectors.id"))
+    restaurant_id: Mapped[str] = mapped_column(ForeignKey("restaurants.id"))
+    street_id: Mapped[str] = mapped_column(ForeignKey("streets.id"))
+    arrived_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -3,7 +3,7 @@
 Fields as such apps send them, in the query string, a form or a JSON body: ``id``/``deviceid``,
 ``lat``/``lon`` (or ``location=lat,lon``), ``timestamp`` in seconds, milliseconds or ISO 8601,
 ``speed`` in knots, ``bearing``/``heading``, ``altitude``, ``accuracy``, ``hdop``, ``batt``,
-``valid``. Any other field is kept as an attribute.
+``valid``. Any other field is kept as an attribute; ``valid`` is kept too, for the ``invalid`` filter.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ _KNOWN = {
     "altitude",
     "accuracy",
     "batt",
-    "valid",
 }
 
 
@@ -44,8 +43,6 @@ def parse_osmand(params: Mapping[str, Any], *, now: datetime | None = None) -> F
     device_id = str(params.get("id") or params.get("deviceid") or "").strip()
     if not device_id:
         raise OsmAndError("missing device id (id or deviceid)")
-    if str(params.get("valid", "true")).strip().lower() in {"false", "0", "no"}:
-        raise OsmAndError("the device marked this fix invalid (valid=false)")
     if "location" in params and ("lat" not in params or "lon" not in params):
         try:
             lat_text, lon_text = str(params["location"]).split(",", 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 
 class Fix(BaseModel):
@@ -41,6 +41,7 @@ class Rejected(BaseModel):
 
     index: int
     device_id: str
+    code: str = Field("rejected", description="filter step that dropped it: unknown_device, invalid, ...")
     reason: str
 
 
@@ -87,11 +88,59 @@ class VehicleOut(BaseModel):
     last: PositionOut | None
 
 
+class StopOut(BaseModel):
+    """The device stayed within 50 m for at least 3 minutes."""
+
+    start: datetime
+    end: datetime
+    duration_s: float
+    lat: float
+    lon: float
+    points: int
+
+
+class TripOut(BaseModel):
+    """Movement between two stops (or the ends of the range)."""
+
+    start: datetime
+    end: datetime
+    duration_s: float
+    distance_m: float
+    points: int
+
+
 class TrackOut(BaseModel):
-    """An inspector's fixes in a time range, oldest first."""
+    """An inspector's fixes in a time range, oldest first, with their analysis."""
 
     inspector_id: str
     device_id: str
     since: datetime
     until: datetime
     points: list[PositionOut]
+    distance_m: float = Field(0.0, description="great-circle length of the track")
+    stops: list[StopOut] = Field(default_factory=list)
+    trips: list[TripOut] = Field(default_factory=list)
+    polyline: list[tuple[float, float]] = Field(
+        default_factory=list, description="Douglas-Peucker simplified [lat, lon] vertices (5 m tolerance)"
+    )
+
+
+class VisitOut(BaseModel):
+    """An inspector inside a restaurant's geofence; ``left_at`` is null while still there."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    inspector_id: str
+    device_id: str
+    restaurant_id: str
+    street_id: str
+    arrived_at: datetime
+    last_seen_at: datetime
+    left_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_s(self) -> float:
+        """Seconds from arrival to leaving (to the last fix inside while still there)."""
+        return ((self.left_at or self.last_seen_at) - self.arrived_at).total_seconds()

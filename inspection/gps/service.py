@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from command_center.auth.principal import Principal
+from inspection.gps import geofence
+from inspection.gps.filters import FilterConfig, FilterState, LastPoint, run_chain
 from inspection.gps.models import Position
 from inspection.gps.schemas import Fix, Rejected
 from inspection.people.models import Inspector, Vehicle
 
-# A phone's clock may run a little fast; anything further ahead is a broken clock, not a position.
-MAX_FUTURE = timedelta(minutes=10)
-# Phones upload what they buffered offline, but not fixes older than this.
-MAX_AGE = timedelta(days=30)
+log = logging.getLogger(__name__)
+
 ONLINE_WINDOW = timedelta(minutes=5)
 
 
@@ -43,26 +44,27 @@ def known_devices(session: Session) -> dict[str, DeviceOwner]:
 
 
 def store_fixes(
-    session: Session, fixes: Iterable[Fix], *, now: datetime | None = None
+    session: Session,
+    fixes: Iterable[Fix],
+    *,
+    now: datetime | None = None,
+    config: FilterConfig | None = None,
 ) -> tuple[list[tuple[Fix, DeviceOwner]], list[Rejected]]:
-    """Store the fixes of known devices with plausible times; return the stored ones with their owners
-    and the rejected ones with reasons. Unknown devices are never added silently."""
-    current = now or datetime.now(UTC)
+    """Pass each fix through the filter chain (:mod:`inspection.gps.filters`) and store the survivors;
+    return the stored ones with their owners and the dropped ones with reason code and message."""
+    batch = list(fixes)
     devices = known_devices(session)
+    state = _filter_state(session, batch, devices, now or datetime.now(UTC), config or FilterConfig())
     stored: list[tuple[Fix, DeviceOwner]] = []
     rejected: list[Rejected] = []
-    for index, fix in enumerate(fixes):
+    for index, fix in enumerate(batch):
+        drop = run_chain(fix, state)
         owner = devices.get(fix.device_id)
-        reason = None
-        if owner is None:
-            reason = f"unknown device {fix.device_id!r}: register it in the district config"
-        elif fix.ts > current + MAX_FUTURE:
-            reason = f"timestamp {fix.ts.isoformat()} is in the future"
-        elif fix.ts < current - MAX_AGE:
-            reason = f"timestamp {fix.ts.isoformat()} is older than {MAX_AGE.days} days"
-        if reason is not None or owner is None:
-            rejected.append(Rejected(index=index, device_id=fix.device_id, reason=reason or "rejected"))
+        if drop is not None or owner is None:
+            reason, message = (drop.reason, drop.message) if drop else ("unknown_device", "unknown device")
+            rejected.append(Rejected(index=index, device_id=fix.device_id, code=reason, reason=message))
             continue
+        state.accept(fix)
         session.add(
             Position(
                 device_id=fix.device_id,
@@ -75,12 +77,50 @@ def store_fixes(
                 accuracy=fix.accuracy,
                 battery=fix.battery,
                 attributes=fix.attributes,
-                received_at=current,
+                received_at=state.now,
             )
         )
         stored.append((fix, owner))
     session.flush()
+    _geofence(session, stored)
     return stored, rejected
+
+
+def _geofence(session: Session, stored: list[tuple[Fix, DeviceOwner]]) -> None:
+    """The geofence step after storing; its failure is logged and never loses the stored fixes."""
+    mine = [(fix, owner.owner_id) for fix, owner in stored if owner.kind == "inspector"]
+    if not mine:
+        return
+    try:
+        with session.begin_nested():
+            geofence.update_visits(session, fixes=mine)
+    except Exception:
+        log.exception("geofence step failed for %s fixes; positions kept, visits not updated", len(mine))
+
+
+def _filter_state(
+    session: Session, batch: list[Fix], devices: dict[str, DeviceOwner], now: datetime, config: FilterConfig
+) -> FilterState:
+    """The filters' view of the database: last stored point per device and the stored timestamps that a
+    fix of this batch could duplicate (one range query per batch, served by the (device_id, ts) index)."""
+    state = FilterState(now=now, config=config, known=frozenset(devices))
+    ids = sorted({f.device_id for f in batch if f.device_id in devices})
+    if not ids:
+        return state
+    for device_id, position in last_positions(session, ids).items():
+        state.last[device_id] = LastPoint(position.ts, position.lat, position.lon)
+    low, high = min(f.ts for f in batch), max(f.ts for f in batch)
+    rows = session.execute(
+        select(Position.device_id, Position.ts).where(
+            Position.device_id.in_(ids), Position.ts >= low, Position.ts <= high
+        )
+    )
+    state.seen.update((device_id, _utc(ts)) for device_id, ts in rows)
+    return state
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def last_positions(session: Session, device_ids: Sequence[str]) -> dict[str, Position]:

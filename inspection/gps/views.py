@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -14,10 +15,23 @@ from starlette.concurrency import run_in_threadpool
 from command_center.auth.principal import OutOfScopeError, Principal
 from command_center.context import AppContext
 from command_center.deps import BusDep, ContextDep, PrincipalDep, SessionDep, require_roles
-from inspection.gps import service
+from command_center.district.models import Restaurant
+from inspection.gps import geofence, service, tracks
+from inspection.gps.filters import SOFT_REASONS
 from inspection.gps.flows import publish_positions
 from inspection.gps.osmand import OsmAndError, parse_osmand
-from inspection.gps.schemas import BatchIn, BatchResult, Fix, InspectorOut, PositionOut, TrackOut, VehicleOut
+from inspection.gps.schemas import (
+    BatchIn,
+    BatchResult,
+    Fix,
+    InspectorOut,
+    PositionOut,
+    StopOut,
+    TrackOut,
+    TripOut,
+    VehicleOut,
+    VisitOut,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["positions"])
@@ -47,7 +61,11 @@ async def osmand(request: Request, ctx: ContextDep) -> PlainTextResponse:
         return PlainTextResponse(str(exc), status.HTTP_400_BAD_REQUEST)
     stored, result = await run_in_threadpool(_store, ctx, [fix])
     if result.rejected:
-        return PlainTextResponse(result.rejected[0].reason, status.HTTP_400_BAD_REQUEST)
+        dropped = result.rejected[0]
+        if dropped.code in SOFT_REASONS:
+            # Not the phone's fault: a 200 stops it resending the same fix for ever.
+            return PlainTextResponse(f"OK (filtered: {dropped.code})")
+        return PlainTextResponse(dropped.reason, status.HTTP_400_BAD_REQUEST)
     await publish_positions(ctx.bus, stored)
     return PlainTextResponse("OK")
 
@@ -143,13 +161,55 @@ def inspector_track(
     if inspector is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no inspector {inspector_id!r}")
     points = service.track(session, device_id=inspector.device_id, since=start, until=end)
+    spans = tracks.stop_spans(points)
     return TrackOut(
         inspector_id=inspector.id,
         device_id=inspector.device_id,
         since=start,
         until=end,
         points=[PositionOut.model_validate(p) for p in points],
+        distance_m=tracks.distance_m(points),
+        stops=[StopOut(**asdict(s), duration_s=s.duration_s) for s in tracks.stops(points, spans)],
+        trips=[TripOut(**asdict(t), duration_s=t.duration_s) for t in tracks.trips(points, spans)],
+        polyline=tracks.simplify(points),
     )
+
+
+@router.get("/api/inspectors/{inspector_id}/visits")
+def inspector_visits(
+    inspector_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    since: Annotated[datetime | None, Query(description="ISO 8601; arrivals from then on")] = None,
+) -> list[VisitOut]:
+    """An inspector's geofence visits, newest first (a street supervisor: at their street's restaurants)."""
+    try:
+        inspector = service.get_inspector(session, principal=principal, inspector_id=inspector_id)
+    except OutOfScopeError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    if inspector is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no inspector {inspector_id!r}")
+    rows = geofence.list_visits(session, principal=principal, inspector_id=inspector.id, since=_aware(since))
+    return [VisitOut.model_validate(v) for v in rows]
+
+
+@router.get("/api/restaurants/{restaurant_id}/visits")
+def restaurant_visits(
+    restaurant_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    since: Annotated[datetime | None, Query(description="ISO 8601; arrivals from then on")] = None,
+) -> list[VisitOut]:
+    """Inspectors' visits at one restaurant, newest first: the proof behind a field re-inspection."""
+    restaurant = session.get(Restaurant, restaurant_id)
+    if restaurant is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no restaurant {restaurant_id!r}")
+    if not principal.can_see_street(restaurant.street_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"restaurant {restaurant_id} is outside your street")
+    rows = geofence.list_visits(
+        session, principal=principal, restaurant_id=restaurant_id, since=_aware(since)
+    )
+    return [VisitOut.model_validate(v) for v in rows]
 
 
 def _aware(value: datetime | None) -> datetime | None:

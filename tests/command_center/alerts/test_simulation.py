@@ -44,7 +44,7 @@ def test_simulated_detections_open_cases_that_simulated_supervisors_work(
     alerts = eventually(simulated, what="simulated detections to be stored in cases")
     assert {a["camera_id"] for a in alerts} <= set(cameras)
     assert {a["violation"] for a in alerts} <= {"no_mask", "no_hat", "rodent"}
-    assert all(a["source"] == "detector" and a["evidence_url"] is None for a in alerts)
+    assert all(a["source"] == "simulated" and a["evidence_url"] is None for a in alerts)
     assert all(a["validated"] is (a["violation"] != "no_hat") for a in alerts)
 
     work = partial(

@@ -1,0 +1,1 @@
+"""Dispatch: propose the nearest available inspectors for a case that needs a field visit."""

@@ -1,0 +1,1 @@
+"""Food-testing lab results: append-only, hash-chained per lab."""
