@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from push import PASSWORD, start_server
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from bench.push import PASSWORD, start_server
 
 DEVICES = [f"insp-{k:02d}" for k in range(1, 21)] + [f"veh-{k:02d}" for k in range(1, 5)]
 STEP_S = 0.25
