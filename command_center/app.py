@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from command_center import __version__, api, consumers, metrics
+from command_center.auth.principal import OutOfScopeError
 from command_center.cases import flows as case_flows
 from command_center.context import AppContext
 from command_center.database.core import make_engine, make_session_factory, redact_url, transaction
@@ -94,7 +95,13 @@ def create_app(
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    """Every 4xx carries a readable ``detail`` message, validation errors included."""
+    """Every 4xx carries a readable ``detail`` message, validation errors included. Services raise
+    OutOfScopeError for another street's data; it is a 403 wherever it is raised, so views need not
+    repeat the mapping."""
+
+    @app.exception_handler(OutOfScopeError)
+    async def _out_of_scope(_: Request, exc: OutOfScopeError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -65,15 +65,22 @@ class SnapshotStore:
     """Latest snapshot per camera, in memory, optionally mirrored to files under ``directory`` (written
     atomically) so a server in another process on the same machine can serve them."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, every_s: float = 5.0) -> None:
         self._latest: dict[str, Snapshot] = {}
+        self._every_s = every_s
         self._lock = threading.Lock()
         self._dir = directory
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
 
-    def put(self, camera_id: str, ts: datetime, image: Image) -> Snapshot:
-        """Encode and keep ``image`` as the camera's latest snapshot."""
+    def put(self, camera_id: str, ts: datetime, image: Image, *, force: bool = False) -> Snapshot | None:
+        """Encode and keep ``image`` as the camera's latest snapshot, at most once every ``every_s`` per
+        camera (a wall tile needs no more, and encoding plus writing is most of an analysis's cost)
+        unless ``force`` (evidence). Returns the snapshot, or None when it was skipped."""
+        with self._lock:
+            last = self._latest.get(camera_id)
+        if not force and last is not None and (ts - last.ts).total_seconds() < self._every_s:
+            return None
         jpeg, w, h = encode_jpeg(image)
         snap = Snapshot(camera_id=camera_id, ts=ts, jpeg=jpeg, width=w, height=h)
         with self._lock:

@@ -184,6 +184,7 @@ class CameraSupervisor:
         self._snapshots.put(frame.camera_id, frame.ts, frame.image)
         reason = self.tamper.update(frame.image, self._clock())
         if reason is not None:
+            self._snapshots.put(frame.camera_id, frame.ts, frame.image, force=True)  # the evidence
             log.warning("camera %s tampered: %s", self.spec.id, self.tamper.detail)
             self._emit(self._alert("camera_tampered", note=self.tamper.detail, reason=reason))
         if self._frames is not None:

@@ -52,6 +52,7 @@ class CameraWorker:
         live_requested: Callable[[], bool] = lambda: False,
         on_connected: Callable[[], None] = lambda: None,
         on_packet: PacketSink | None = None,
+        analysis_width: int = 640,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
@@ -62,6 +63,7 @@ class CameraWorker:
         self._on_connected = on_connected
         self._on_packet = on_packet
         self._clock = clock
+        self.analysis_width = analysis_width
 
     def run(self, stop: threading.Event) -> None:
         """Connect and read. Returns when ``stop`` is set; raises StreamError on any failure."""
@@ -92,6 +94,8 @@ class CameraWorker:
         # decoder has had one since live view began.
         primed = False
         was_live = False
+        gop = 1.0
+        last_key: float | None = None
         for packet in container.demux(video):
             if stop.is_set():
                 return
@@ -99,6 +103,10 @@ class CameraWorker:
                 continue
             now = self._clock()
             key = bool(packet.is_keyframe)
+            if key and last_key is not None and 0 < now - last_key < 30:
+                gop = 0.8 * gop + 0.2 * (now - last_key)  # the camera's keyframe interval, smoothed
+            if key:
+                last_key = now
             self.stats.on_packet(now, packet.size, key)
             if self._on_packet is not None:
                 self._on_packet(packet, video)  # recording: packet copy, before anything else touches it
@@ -106,7 +114,9 @@ class CameraWorker:
             if live and not was_live:
                 primed = False
             was_live = live
-            due = key and now >= next_due
+            # Packets arrive with jitter: a keyframe up to half a keyframe interval early still takes
+            # its slot, otherwise a 2 s interval at a 1 s GOP would often become 3 s.
+            due = key and now >= next_due - gop / 2
             if not (due or (live and (primed or key))):
                 continue  # the cheap path: received, counted, never decoded
             try:
@@ -126,14 +136,22 @@ class CameraWorker:
                 continue
             if not due:
                 continue  # live view decodes to keep the picture current; analysis waits for its slot
-            if self.stats.last_analysed_at is not None and interval > 0:
-                gap = now - self.stats.last_analysed_at
-                if gap > interval * 1.5 + 1.0:
-                    self.stats.late_analyses += 1
-            # A little slack so that a keyframe arriving slightly early still takes its slot.
-            next_due = now + interval - 0.25 if interval > 0 else 0.0
+            # A missed slot: the analysis came more than half a keyframe interval after its time.
+            last = self.stats.last_analysed_at
+            if last is not None and interval > 0 and now - last > max(interval, gop) + gop / 2 + 0.1:
+                self.stats.late_analyses += 1
+            # Slots on a fixed grid (not from each keyframe's arrival), so jitter does not accumulate;
+            # after an outage the grid restarts from now.
+            next_due = next_due + interval if interval > 0 and now - next_due < interval else now + interval
             frame = frames[-1]
-            image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+            # Convert to BGR at the analysis width only: conversion costs about as much as decoding, and
+            # detectors and snapshots want at most 640 px anyway.
+            width, height = frame.width, frame.height
+            if width > self.analysis_width:
+                width, height = self.analysis_width, round(height * self.analysis_width / width / 2) * 2
+            image = np.ascontiguousarray(
+                frame.to_ndarray(format="bgr24", width=width, height=height), dtype=np.uint8
+            )
             self.stats.analysed += 1
             self.stats.last_analysed_at = now
             self.stats.width, self.stats.height = frame.width, frame.height

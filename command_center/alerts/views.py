@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from command_center.alerts import flows, service
 from command_center.alerts.schemas import AlertOut, ManualAlertAccepted, ManualAlertIn
-from command_center.auth.principal import OutOfScopeError, Principal
+from command_center.auth.principal import Principal
 from command_center.context import AppContext
 from command_center.deps import ContextDep, PrincipalDep, SessionDep, require_roles
 from command_center.events.bus import BusUnavailable
@@ -40,23 +40,20 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AlertOut]:
     """Alerts the caller may see, newest first; the total is in the ``X-Total-Count`` header."""
-    try:
-        page, total = service.list_alerts(
-            session,
-            principal=principal,
-            street_id=street,
-            violation=violation,
-            since=since,
-            until=until,
-            status=status_,
-            restaurant_id=restaurant,
-            camera_id=camera,
-            event_id=event_id,
-            limit=limit,
-            offset=offset,
-        )
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    page, total = service.list_alerts(
+        session,
+        principal=principal,
+        street_id=street,
+        violation=violation,
+        since=since,
+        until=until,
+        status=status_,
+        restaurant_id=restaurant,
+        camera_id=camera,
+        event_id=event_id,
+        limit=limit,
+        offset=offset,
+    )
     response.headers["X-Total-Count"] = str(total)
     return page
 
@@ -64,10 +61,7 @@ def list_alerts(
 @router.get("/api/alerts/{alert_id}")
 def get_alert(alert_id: int, session: SessionDep, principal: PrincipalDep) -> AlertOut:
     """One alert; 403 outside the caller's street, 404 if unknown."""
-    try:
-        alert = service.get_alert(session, principal=principal, alert_id=alert_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    alert = service.get_alert(session, principal=principal, alert_id=alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
     return alert
@@ -84,10 +78,7 @@ async def report_alert(body: ManualAlertIn, ctx: ContextDep, principal: Reporter
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"restaurant_id: no restaurant {body.restaurant_id!r}"
         )
-    try:
-        principal.require_street(street_id, f"restaurant {body.restaurant_id}")
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    principal.require_street(street_id, f"restaurant {body.restaurant_id}")
     try:
         accepted = await flows.submit_manual(
             ctx,

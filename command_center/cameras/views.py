@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 
-from command_center.auth.principal import OutOfScopeError
 from command_center.cameras import service
 from command_center.cameras.models import Camera
 from command_center.cameras.schemas import CameraOut
@@ -42,20 +41,14 @@ def list_cameras(
     state: Annotated[str | None, Query(pattern="^(online|degraded|offline|unknown)$")] = None,
 ) -> list[CameraOut]:
     """Cameras with their state, scoped to the caller's street."""
-    try:
-        cameras = service.list_cameras(session, principal=principal, street_id=street, state=state)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    cameras = service.list_cameras(session, principal=principal, street_id=street, state=state)
     return [_out(c) for c in cameras]
 
 
 @router.get("/api/cameras/{camera_id}")
 def get_camera(camera_id: str, session: SessionDep, principal: PrincipalDep) -> CameraOut:
     """One camera; 403 outside the caller's street, 404 if unknown."""
-    try:
-        camera = service.get_camera(session, principal=principal, camera_id=camera_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    camera = service.get_camera(session, principal=principal, camera_id=camera_id)
     if camera is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}")
     return _out(camera)
@@ -66,10 +59,7 @@ def camera_snapshot(
     camera_id: str, session: SessionDep, principal: PrincipalDep, ctx: ContextDep
 ) -> FileResponse:
     """The camera's latest analysed picture (JPEG, at most 640 px wide), as the ingest worker left it."""
-    try:
-        camera = service.get_camera(session, principal=principal, camera_id=camera_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    camera = service.get_camera(session, principal=principal, camera_id=camera_id)
     if camera is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}")
     path = snapshot_dir(ctx.settings) / f"{camera.id}.jpg"

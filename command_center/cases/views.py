@@ -9,7 +9,7 @@ from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
 from command_center.alerts import service as alerts
-from command_center.auth.principal import OutOfScopeError, Principal
+from command_center.auth.principal import Principal
 from command_center.cases import flows, lifecycle, service
 from command_center.cases.lifecycle import IllegalTransitionError, State
 from command_center.cases.models import Case
@@ -43,22 +43,19 @@ def list_cases(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"state: unknown state {state!r} (one of open, {', '.join(lifecycle.STATES)})",
         )
-    try:
-        page, total = service.list_cases(
-            session,
-            principal=principal,
-            street_id=street,
-            state=state,
-            violation=violation,
-            restaurant_id=restaurant,
-            inspector_id=inspector,
-            since=since,
-            until=until,
-            limit=limit,
-            offset=offset,
-        )
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    page, total = service.list_cases(
+        session,
+        principal=principal,
+        street_id=street,
+        state=state,
+        violation=violation,
+        restaurant_id=restaurant,
+        inspector_id=inspector,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
     response.headers["X-Total-Count"] = str(total)
     return [_out(case) for case in page]
 
@@ -66,10 +63,7 @@ def list_cases(
 @router.get("/api/cases/{case_id}")
 def get_case(case_id: int, session: SessionDep, principal: PrincipalDep) -> CaseDetail:
     """One case with its alerts and audit trail; 403 outside the caller's scope, 404 if unknown."""
-    try:
-        case = service.get_case(session, principal=principal, case_id=case_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    case = service.get_case(session, principal=principal, case_id=case_id)
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
     return CaseDetail.model_validate(_out(case).model_dump()).model_copy(
@@ -87,8 +81,6 @@ async def act(case_id: int, body: CaseActionIn, ctx: ContextDep, principal: Prin
     deadline or inspector."""
     try:
         case = await run_in_threadpool(_act, ctx, principal, case_id, body)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except (IllegalTransitionError, service.CaseConflictError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except service.ActionInputError as exc:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from command_center.auth.principal import OutOfScopeError
 from command_center.deps import ContextDep, PrincipalDep, SessionDep
 from command_center.district import service
 from command_center.district.schemas import DistrictOut, RestaurantOut, StreetOut
@@ -44,10 +43,7 @@ def list_streets(session: SessionDep, principal: PrincipalDep) -> list[StreetOut
 @router.get("/api/streets/{street_id}")
 def get_street(street_id: str, session: SessionDep, principal: PrincipalDep) -> StreetOut:
     """One street; 403 for another street's supervisor, 404 if unknown."""
-    try:
-        street = service.get_street(session, principal=principal, street_id=street_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    street = service.get_street(session, principal=principal, street_id=street_id)
     if street is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no street {street_id!r}")
     return StreetOut.model_validate(street)
@@ -65,12 +61,9 @@ def list_restaurants(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RestaurantOut]:
     """Restaurants the caller may see; the total is in the ``X-Total-Count`` header."""
-    try:
-        page, total = service.list_restaurants(
-            session, principal=principal, street_id=street, kind=kind, query=q, limit=limit, offset=offset
-        )
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    page, total = service.list_restaurants(
+        session, principal=principal, street_id=street, kind=kind, query=q, limit=limit, offset=offset
+    )
     response.headers["X-Total-Count"] = str(total)
     return [RestaurantOut.model_validate(r) for r in page]
 
@@ -78,10 +71,7 @@ def list_restaurants(
 @router.get("/api/restaurants/{restaurant_id}")
 def get_restaurant(restaurant_id: str, session: SessionDep, principal: PrincipalDep) -> RestaurantOut:
     """One restaurant; 403 outside the caller's street, 404 if unknown."""
-    try:
-        restaurant = service.get_restaurant(session, principal=principal, restaurant_id=restaurant_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    restaurant = service.get_restaurant(session, principal=principal, restaurant_id=restaurant_id)
     if restaurant is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no restaurant {restaurant_id!r}")
     return RestaurantOut.model_validate(restaurant)

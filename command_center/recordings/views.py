@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from command_center.alerts import service as alerts
-from command_center.auth.principal import OutOfScopeError, Principal
+from command_center.auth.principal import Principal
 from command_center.cameras import service as cameras
 from command_center.deps import ContextDep, PrincipalDep, SessionDep
 from command_center.recordings import service
@@ -22,10 +22,7 @@ MAX_SPAN = timedelta(days=2)
 
 
 def _camera_in_scope(session: Session, principal: Principal, camera_id: str) -> None:
-    try:
-        camera = cameras.get_camera(session, principal=principal, camera_id=camera_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    camera = cameras.get_camera(session, principal=principal, camera_id=camera_id)
     if camera is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id!r}")
 
@@ -84,10 +81,7 @@ def segment_file(
 @router.get("/api/alerts/{alert_id}/clip", response_class=FileResponse)
 def alert_clip(alert_id: int, session: SessionDep, principal: PrincipalDep, ctx: ContextDep) -> FileResponse:
     """The evidence clip around an alert (T-10 s to T+20 s by default), scoped like the alert."""
-    try:
-        alert = alerts.get_alert(session, principal=principal, alert_id=alert_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    alert = alerts.get_alert(session, principal=principal, alert_id=alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
     clip = service.clip_of_alert(session, alert_event_id=alert.event_id)

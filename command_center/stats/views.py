@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 
-from command_center.auth.principal import OutOfScopeError
 from command_center.cases.flows import now
 from command_center.context import AppContext
 from command_center.deps import ContextDep, PrincipalDep, SessionDep
@@ -35,12 +34,9 @@ def overview(
 ) -> Overview:
     """Open cases by street and type, time to confirm and close, overdue rectifications, per-camera
     false-alarm rates and alerts per day, for what the caller may see."""
-    try:
-        return service.overview(
-            session, principal=principal, now=now(ctx), tz=_tz(ctx), street_id=street, days=days
-        )
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    return service.overview(
+        session, principal=principal, now=now(ctx), tz=_tz(ctx), street_id=street, days=days
+    )
 
 
 @router.get("/api/stats/alerts-per-day.png", response_class=Response)
@@ -48,12 +44,7 @@ def alerts_per_day_png(
     ctx: ContextDep, session: SessionDep, principal: PrincipalDep, street: Street = None
 ) -> Response:
     """The alerts of the last 14 days as a bar chart (PNG), for what the caller may see."""
-    try:
-        days = service.alerts_per_day(
-            session, principal=principal, now=now(ctx), tz=_tz(ctx), street_id=street
-        )
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    days = service.alerts_per_day(session, principal=principal, now=now(ctx), tz=_tz(ctx), street_id=street)
     scope = street or principal.street_id or "district"
     png = bar_chart_png(days, title=f"Alerts per day, last {len(days)} days ({scope})")
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

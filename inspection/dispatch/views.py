@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 
-from command_center.auth.principal import OutOfScopeError, Principal
+from command_center.auth.principal import Principal
 from command_center.deps import SessionDep, require_roles
 from inspection.dispatch import service
 from inspection.dispatch.schemas import DispatchOut
@@ -31,17 +31,14 @@ def dispatch(
 ) -> DispatchOut:
     """The nearest available inspectors of the case's street (great-circle from their last fix);
     offline ones are listed apart. Assign with ``POST /api/cases/{id}/actions`` ``{"action": "assign"}``."""
-    try:
-        proposal = service.propose(
-            session,
-            principal=principal,
-            case_id=case_id,
-            now=datetime.now(UTC),
-            offline_after=timedelta(seconds=offline_after_s),
-            limit=limit,
-        )
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    proposal = service.propose(
+        session,
+        principal=principal,
+        case_id=case_id,
+        now=datetime.now(UTC),
+        offline_after=timedelta(seconds=offline_after_s),
+        limit=limit,
+    )
     if proposal is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
     return proposal

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from command_center.auth.principal import OutOfScopeError, Principal
+from command_center.auth.principal import Principal
 from command_center.context import AppContext
 from command_center.deps import BusDep, ContextDep, PrincipalDep, SessionDep, require_roles
 from command_center.district.models import Restaurant
@@ -154,10 +154,7 @@ def inspector_track(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "since must be before until")
     if end - start > MAX_TRACK_SPAN:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"range longer than {MAX_TRACK_SPAN.days} days")
-    try:
-        inspector = service.get_inspector(session, principal=principal, inspector_id=inspector_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    inspector = service.get_inspector(session, principal=principal, inspector_id=inspector_id)
     if inspector is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no inspector {inspector_id!r}")
     points = service.track(session, device_id=inspector.device_id, since=start, until=end)
@@ -183,10 +180,7 @@ def inspector_visits(
     since: Annotated[datetime | None, Query(description="ISO 8601; arrivals from then on")] = None,
 ) -> list[VisitOut]:
     """An inspector's geofence visits, newest first (a street supervisor: at their street's restaurants)."""
-    try:
-        inspector = service.get_inspector(session, principal=principal, inspector_id=inspector_id)
-    except OutOfScopeError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    inspector = service.get_inspector(session, principal=principal, inspector_id=inspector_id)
     if inspector is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no inspector {inspector_id!r}")
     rows = geofence.list_visits(session, principal=principal, inspector_id=inspector.id, since=_aware(since))
