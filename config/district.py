@@ -73,7 +73,9 @@ class Camera(_Strict):
 
     id: Slug = Field(title="Camera id")
     owner: CameraOwner = Field(title="Owner")
-    url: SecretStr = Field(title="RTSP URL", description="rtsp://user:password@host:port/path")
+    url: SecretStr = Field(
+        title="RTSP URL", description="rtsp:// or rtsps:// URL, user name and password included when needed"
+    )
     analysis_interval_s: float = Field(
         2.0, ge=0, le=3600, title="Analysis interval", description="seconds; 0 analyses every keyframe"
     )
