@@ -9,13 +9,15 @@ cd "$here"
 
 # Debian packages. The camera simulator serves RTSP through GStreamer's RTSP server, reached through
 # PyGObject (python3-gi); that is why the venv is built on the system Python with its site packages.
-# Chromium is driven by Playwright in the browser tests (Playwright never downloads a browser here).
+# Chromium is driven by Playwright in the browser tests (Playwright never downloads a browser here);
+# the MQTT tests start a private Mosquitto broker.
 apt_packages=(
   python3 python3-venv python3-dev python3-gi
   gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   ffmpeg
   chromium fonts-noto-cjk
+  mosquitto
 )
 missing=()
 for p in "${apt_packages[@]}"; do
