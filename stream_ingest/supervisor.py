@@ -209,8 +209,12 @@ class CameraSupervisor:
         else:
             state, self.message = "online", "receiving video"
             if now - self._state_since > self.stats.window_s and fps > 0:
-                # Learn the camera's normal rate slowly, so a slow decline still reads as degraded.
-                self._usual_fps = fps if self._usual_fps is None else max(fps, self._usual_fps * 0.99)
+                # Learn the camera's normal rate slowly (about a minute at 4 evaluations a second), so a slow
+                # decline still reads as degraded, while a burst of delayed packets (a busy ingest host
+                # catching up) does not raise the bar the next seconds are measured against.
+                self._usual_fps = (
+                    fps if self._usual_fps is None else self._usual_fps + 0.005 * (fps - self._usual_fps)
+                )
         with self._lock:
             changed = state != self.state
             if changed:
