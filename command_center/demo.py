@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
@@ -39,6 +40,15 @@ from stream_ingest.worker import CameraSpec
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "mscc-demo"  # noqa: S105 - printed at start; the demo binds to 127.0.0.1 by default
+
+
+class _DemoServer(uvicorn.Server):
+    """uvicorn re-raises the Ctrl-C it handled once it has stopped, which would interrupt the demo's own
+    shutdown (cameras, simulators) with a KeyboardInterrupt traceback; the demo stops on its own instead."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 class DemoError(RuntimeError):
@@ -81,7 +91,7 @@ def run(options: DemoOptions) -> None:
         created = ensure_users(session, district, DEMO_PASSWORD)
     if created:
         log.info("created %s demo users", created)
-    server = uvicorn.Server(uvicorn.Config(app, host=options.host, port=options.port, log_level="warning"))
+    server = _DemoServer(uvicorn.Config(app, host=options.host, port=options.port, log_level="warning"))
     try:
         cameras = simulated_cameras(district, simulator.wait_ready(), options.cameras) if simulator else []
         # uvicorn re-raises the Ctrl-C it caught once it has shut down cleanly.
