@@ -22,7 +22,6 @@ from command_center.events.bus import EventBus
 from command_center.events.factory import make_bus
 from command_center.live.hub import LiveHub
 from command_center.outbound import flows as outbound
-from command_center.recordings.flows import Recordings
 from config.district import District
 from config.settings import Settings
 
@@ -70,7 +69,8 @@ def create_app(
         log.info("event bus %s started", ctx.bus.name)
         # Periodic jobs: recording retention, case escalation, events out (further jobs join this list).
         stop_jobs = asyncio.Event()
-        recordings: Recordings = ctx.extra["recordings"]  # type: ignore[assignment]
+        recordings = ctx.recordings
+        assert recordings is not None  # consumers.register set it
         jobs = [
             asyncio.create_task(recordings.retention_loop(stop_jobs)),
             asyncio.create_task(case_flows.escalation_job(ctx, stop_jobs)),

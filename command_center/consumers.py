@@ -31,7 +31,7 @@ def register(ctx: AppContext) -> None:
     ctx.bus.subscribe(alerts.consumer(ctx), group=alerts.GROUP, types=["alert.created"])
     recordings = Recordings(ctx)
     recordings.register()
-    ctx.extra["recordings"] = recordings
+    ctx.recordings = recordings
     # Events out (MQTT, webhooks), each in its own group, when the settings ask for them.
     outbound.register(ctx)
 

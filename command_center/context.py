@@ -14,6 +14,7 @@ from config.settings import Settings
 if TYPE_CHECKING:
     from command_center.events.bus import EventBus
     from command_center.live.hub import LiveHub
+    from command_center.recordings.flows import Recordings
 
 
 @dataclass
@@ -27,4 +28,5 @@ class AppContext:
     bus: EventBus
     hub: LiveHub
     district: District | None = None
+    recordings: Recordings | None = None  # set when the consumers are registered
     extra: dict[str, object] = field(default_factory=dict)
