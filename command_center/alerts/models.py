@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from command_center.database.core import Base, UtcDateTime, utcnow
+from command_center.database.core import Base, UtcDateTime
+from config.clock import utcnow
 
 
 class Alert(Base):

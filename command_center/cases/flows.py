@@ -14,9 +14,10 @@ from command_center.cases import service
 from command_center.cases.models import Case
 from command_center.cases.policy import CasePolicy
 from command_center.context import AppContext
-from command_center.database.core import transaction, utcnow
+from command_center.database.core import transaction
 from command_center.events.bus import BusUnavailable, EventBus
 from command_center.events.schemas import CaseUpdated, Event
+from config.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from command_center.database.core import Base, UtcDateTime, utcnow
+from command_center.database.core import Base, UtcDateTime
+from config.clock import utcnow
 
 
 class Case(Base):

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from command_center.database.core import Base, UtcDateTime, utcnow
+from command_center.database.core import Base, UtcDateTime
+from config.clock import utcnow
 
 
 class Street(Base):

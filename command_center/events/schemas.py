@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from config.clock import as_utc, utcnow
+
 
 def _new_id() -> str:
     return uuid.uuid4().hex
-
-
-def utcnow() -> datetime:
-    """The current time as an aware UTC datetime."""
-    return datetime.now(UTC)
 
 
 class Event(BaseModel):
@@ -37,9 +34,7 @@ class Event(BaseModel):
     @field_validator("ts")
     @classmethod
     def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return as_utc(value)
 
     def to_json(self) -> str:
         """Serialise for the wire (bus, WebSocket, MQTT); ``ts`` is ISO 8601 UTC."""

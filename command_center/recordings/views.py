@@ -16,6 +16,7 @@ from command_center.deps import ContextDep, PrincipalDep, SessionDep
 from command_center.recordings import service
 from command_center.recordings.models import Segment
 from command_center.recordings.schemas import RecordingsOut, SegmentOut
+from config.clock import as_utc_or_none
 
 router = APIRouter(tags=["recordings"])
 MAX_SPAN = timedelta(days=2)
@@ -36,8 +37,8 @@ def recordings(
     until: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
 ) -> RecordingsOut:
     """A camera's segments between ``since`` and ``until`` (at most 2 days), and the gaps between them."""
-    end = _aware(until) or datetime.now(UTC)
-    start = _aware(since) or end - timedelta(hours=1)
+    end = as_utc_or_none(until) or datetime.now(UTC)
+    start = as_utc_or_none(since) or end - timedelta(hours=1)
     if start >= end or end - start > MAX_SPAN:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "since must be before until, at most 2 days apart")
     _camera_in_scope(session, principal, camera_id)
@@ -94,9 +95,3 @@ def alert_clip(alert_id: int, session: SessionDep, principal: PrincipalDep, ctx:
     if not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"the clip of alert {alert_id} was deleted")
     return FileResponse(path, media_type="video/mp4")
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from config.clock import as_utc
 from inspection.gps.schemas import Fix
 
 KNOT_KMH = 1.852
@@ -90,7 +91,7 @@ def parse_timestamp(value: Any, *, now: datetime | None = None) -> datetime:
             raise OsmAndError(
                 f"timestamp {text[:40]!r} is neither epoch seconds, milliseconds nor ISO 8601"
             ) from exc
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return as_utc(parsed)
     if not math.isfinite(number):
         raise OsmAndError("timestamp is not a finite number")
     # Apps send seconds or milliseconds; 1e11 s would be the year 5138, so larger values are milliseconds.

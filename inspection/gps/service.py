@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from command_center.auth.principal import Principal
+from config.clock import as_utc
 from inspection.gps import geofence
 from inspection.gps.filters import FilterConfig, FilterState, LastPoint, run_chain
 from inspection.gps.models import Position
@@ -115,12 +116,8 @@ def _filter_state(
             Position.device_id.in_(ids), Position.ts >= low, Position.ts <= high
         )
     )
-    state.seen.update((device_id, _utc(ts)) for device_id, ts in rows)
+    state.seen.update((device_id, as_utc(ts)) for device_id, ts in rows)
     return state
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def last_positions(session: Session, device_ids: Sequence[str]) -> dict[str, Position]:

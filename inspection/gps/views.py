@@ -16,6 +16,7 @@ from command_center.auth.principal import Principal
 from command_center.context import AppContext
 from command_center.deps import BusDep, ContextDep, PrincipalDep, SessionDep, require_roles
 from command_center.district.models import Restaurant
+from config.clock import as_utc_or_none
 from inspection.gps import geofence, service, tracks
 from inspection.gps.filters import SOFT_REASONS
 from inspection.gps.flows import publish_positions
@@ -148,8 +149,8 @@ def inspector_track(
     until: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
 ) -> TrackOut:
     """An inspector's track between ``since`` and ``until`` (at most 7 days)."""
-    end = _aware(until) or datetime.now(UTC)
-    start = _aware(since) or end - timedelta(hours=24)
+    end = as_utc_or_none(until) or datetime.now(UTC)
+    start = as_utc_or_none(since) or end - timedelta(hours=24)
     if start >= end:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "since must be before until")
     if end - start > MAX_TRACK_SPAN:
@@ -183,7 +184,9 @@ def inspector_visits(
     inspector = service.get_inspector(session, principal=principal, inspector_id=inspector_id)
     if inspector is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no inspector {inspector_id!r}")
-    rows = geofence.list_visits(session, principal=principal, inspector_id=inspector.id, since=_aware(since))
+    rows = geofence.list_visits(
+        session, principal=principal, inspector_id=inspector.id, since=as_utc_or_none(since)
+    )
     return [VisitOut.model_validate(v) for v in rows]
 
 
@@ -201,12 +204,6 @@ def restaurant_visits(
     if not principal.can_see_street(restaurant.street_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"restaurant {restaurant_id} is outside your street")
     rows = geofence.list_visits(
-        session, principal=principal, restaurant_id=restaurant_id, since=_aware(since)
+        session, principal=principal, restaurant_id=restaurant_id, since=as_utc_or_none(since)
     )
     return [VisitOut.model_validate(v) for v in rows]
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from config.clock import as_utc
 
 
 class LabResultIn(BaseModel):
@@ -28,7 +30,7 @@ class LabResultIn(BaseModel):
     @field_validator("tested_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
     @model_validator(mode="after")
     def _where_and_verdict(self) -> LabResultIn:

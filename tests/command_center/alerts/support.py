@@ -16,8 +16,8 @@ from starlette.testclient import WebSocketTestSession
 
 from command_center.cases.flows import CLOCK, ESCALATION_EVERY_S
 from command_center.context import AppContext
-from command_center.database.core import utcnow
 from command_center.events.schemas import Event
+from config.clock import utcnow
 from config.district import District
 
 T = TypeVar("T")
