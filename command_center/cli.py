@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from command_center.database.core import make_engine, make_session_factory, redact_url, transaction
 from config.loader import ConfigError, load_district
+from detectors.cli import register as register_detector_commands
 from config.settings import Settings, SettingsError
 
 app = typer.Typer(help="mscc: market-supervision video and inspection command center.", no_args_is_help=True)
@@ -263,6 +264,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
     typer.echo(
         f"{redact_url(settings.effective_database_url)}: {before or 'empty'} -> {current_revision(engine)}"
     )
+
+
+register_detector_commands(app)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ def specs_from_district(district: District) -> list[CameraSpec]:
             analysis_interval_s=c.analysis_interval_s,
             restaurant_id=c.owner.id if c.owner.kind == "restaurant" else None,
             street_id=district.street_of_camera(c),
+            zones=tuple(c.zones),
         )
         for c in district.cameras
         if c.enabled

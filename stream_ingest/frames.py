@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,11 +151,19 @@ class FrameQueue:
             self._items.append(frame)
             self._cond.notify()
 
-    def take(self, max_items: int, timeout: float) -> list[AnalysedFrame]:
-        """Up to ``max_items`` frames, waiting at most ``timeout`` seconds for the first."""
+    def take(self, max_items: int, timeout: float, *, linger: float = 0.0) -> list[AnalysedFrame]:
+        """Up to ``max_items`` frames, waiting at most ``timeout`` seconds for the first and then at
+        most ``linger`` seconds more for the batch to fill (frames of many cameras share one model
+        call; the wait is bounded so a quiet district still gets prompt answers)."""
         with self._cond:
             if not self._items:
                 self._cond.wait(timeout)
+            if self._items and linger > 0:
+                deadline = time.monotonic() + linger
+                while len(self._items) < max_items:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._cond.wait(left):
+                        break
             out: list[AnalysedFrame] = []
             while self._items and len(out) < max_items:
                 out.append(self._items.popleft())

@@ -16,6 +16,7 @@ import numpy as np
 from av.packet import Packet
 from av.video.stream import VideoStream
 
+from config.district import Zone
 from stream_ingest.frames import AnalysedFrame, FrameCallback
 from stream_ingest.health import StreamStats
 from stream_ingest.source import SourceOptions, StreamError, classify, open_source
@@ -37,6 +38,7 @@ class CameraSpec:
     analysis_interval_s: float = 2.0
     restaurant_id: str | None = None
     street_id: str | None = None
+    zones: tuple[Zone, ...] = ()  # where the detectors look (prep area, floor) and never look (exclude)
 
 
 class CameraWorker:
