@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     district_config: Path | None = Field(
         None, title="District config", description="YAML file with streets, restaurants, cameras, people."
     )
+    detectors_config: Path | None = Field(
+        None,
+        title="Detector config",
+        description="YAML with the models, rules and motion gate (default: the shipped detectors.yaml).",
+    )
     token_ttl_minutes: int = Field(
         12 * 60, ge=1, le=60 * 24 * 31, title="Token lifetime", description="Bearer token lifetime, minutes."
     )
