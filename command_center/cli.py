@@ -53,6 +53,9 @@ def demo(
         "mscc-data"
     ),
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    osmand_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="also serve the OsmAnd endpoint here (e.g. 5055)")
+    ] = None,
 ) -> None:
     """The whole system on the embedded defaults: SQLite, in-process bus, the sample district."""
     from command_center.demo import DemoError, DemoOptions, run
@@ -60,7 +63,7 @@ def demo(
     _setup_logging()
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        run(DemoOptions(host=host, port=port, cameras=cameras, data_dir=data_dir))
+        run(DemoOptions(host=host, port=port, cameras=cameras, data_dir=data_dir, osmand_port=osmand_port))
     except (DemoError, ConfigError, SettingsError) as exc:
         raise _fail(str(exc)) from exc
 
@@ -70,10 +73,14 @@ def serve(
     config: Annotated[Path, typer.Option(help="district YAML file")],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP port")] = 8000,
+    osmand_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="also serve the OsmAnd endpoint here (e.g. 5055)")
+    ] = None,
 ) -> None:
     """The command-center server for a real district (database and Redis from MSCC_* variables)."""
-    import uvicorn
+    import asyncio
 
+    from command_center import serving
     from command_center.app import create_app
     from command_center.database.migrate import SchemaOutOfDateError
     from command_center.district.service import SyncError
@@ -84,7 +91,10 @@ def serve(
         application = create_app(_settings(district_config=config), district=district)
     except (ConfigError, SettingsError, SchemaOutOfDateError, SyncError) as exc:
         raise _fail(str(exc), EXIT_CONFIG) from exc
-    uvicorn.run(application, host=host, port=port, proxy_headers=True)
+    try:
+        asyncio.run(serving.serve(application, host=host, port=port, osmand_port=osmand_port))
+    except serving.ListenError as exc:
+        raise _fail(str(exc)) from exc
 
 
 @app.command("simulate-cameras")

@@ -26,6 +26,7 @@ from command_center.auth.models import User
 from command_center.auth.service import hash_password
 from command_center.context import AppContext
 from command_center.database.core import transaction
+from command_center.serving import OsmAndListener
 from config.district import District
 from config.loader import load_district, sample_district_path
 from config.settings import Settings
@@ -64,12 +65,15 @@ class DemoOptions:
     cameras: int = 24
     data_dir: Path = Path("mscc-data")
     district_file: Path | None = None
+    osmand_port: int | None = None
 
 
 def run(options: DemoOptions) -> None:
     """Run the demo until Ctrl-C."""
     started = time.monotonic()
     _check_port_free(options.host, options.port)
+    if options.osmand_port is not None:
+        _check_port_free(options.host, options.osmand_port)
     district = load_district(options.district_file or sample_district_path())
     # The camera simulator (a real RTSP server) prepares its clips and starts in its own process while
     # this one sets up the database, so the two start-ups overlap.
@@ -118,6 +122,11 @@ async def _serve(
             raise DemoError("the HTTP server stopped during start-up")
         await asyncio.sleep(0.05)
     base = f"http://{options.host}:{options.port}"
+    # With --osmand-port the simulated phones report there, as real ones pointed at port 5055 would.
+    osmand = OsmAndListener(ctx, host=options.host, port=options.osmand_port) if options.osmand_port else None
+    if osmand is not None:
+        await osmand.start()
+    phones = f"http://{options.host}:{options.osmand_port}" if options.osmand_port else base
     ingest = IngestService(
         cameras,
         publish=ctx.bus.publish,
@@ -129,7 +138,7 @@ async def _serve(
     _banner(district, options, base, time.monotonic() - started, cameras)
     camera_ids = [c.id for c in cameras]
     tasks = [
-        asyncio.create_task(run_field_simulation(district, base)),
+        asyncio.create_task(run_field_simulation(district, phones)),
         asyncio.create_task(ingest.run(ingest_stop)),
         # Until the detector pipeline runs here, simulated detections stand in for it; supervisors
         # (simulated too) work the cases they open, through the same HTTP API as people do.
@@ -150,6 +159,8 @@ async def _serve(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if osmand is not None:
+            await osmand.stop()
 
 
 def ensure_users(session: Session, district: District, password: str) -> int:
@@ -293,6 +304,8 @@ def _banner(
         f"  field (mobile)  {base}/field",
         f"  API docs        {base}/docs",
         f"  health          {base}/healthz",
+        f"  phones (OsmAnd) {base}/osmand"
+        + (f" and http://{options.host}:{options.osmand_port}/" if options.osmand_port else ""),
         "",
         f"Demo logins (password for every account: {DEMO_PASSWORD}):",
     ]
