@@ -30,6 +30,7 @@ from command_center.serving import OsmAndListener
 from config.district import District
 from config.loader import load_district, sample_district_path
 from config.settings import Settings
+from inspection.lab.simulation import run_lab_simulation
 from inspection.simulation import run_field_simulation
 from stream_ingest.cameras import specs_from_district
 from stream_ingest.frames import EvidenceStore, SnapshotStore
@@ -144,6 +145,8 @@ async def _serve(
         # (simulated too) work the cases they open, through the same HTTP API as people do.
         asyncio.create_task(simulate_detections(ctx.bus, district, stop=ingest_stop, camera_ids=camera_ids)),
         asyncio.create_task(simulate_supervisors(district, base, password=DEMO_PASSWORD, stop=ingest_stop)),
+        # The 8 labs post quick-test results over HTTP; the few failures become lab_failed cases.
+        asyncio.create_task(run_lab_simulation(district, base, password=DEMO_PASSWORD, stop=ingest_stop)),
     ]
     try:
         # Stop the simulated phones and cameras as soon as Ctrl-C arrives, before the server stops.
@@ -318,7 +321,8 @@ def _banner(
         lines.append(f"  {inspectors[0] + ' ... ' + inspectors[-1]:<22} inspector")
     lines += [
         "",
-        f"Simulated: {len(district.inspectors) + len(district.vehicles)} GPS devices (OsmAnd, every 5 s).",
+        f"Simulated: {len(district.inspectors) + len(district.vehicles)} GPS devices (OsmAnd, every 5 s); "
+        f"{len(district.labs)} labs posting results (a few fail: lab_failed cases).",
         f"Cameras: {len(cameras)} of {len(district.cameras)} fed by the RTSP camera simulator (--cameras), "
         "analysed and recorded by the ingest worker; snapshots at /api/cameras/{id}/snapshot.jpg",
         "Detections: SIMULATED (no_mask, no_hat, rodent) until the detector pipeline lands; simulated",
