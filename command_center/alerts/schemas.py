@@ -36,6 +36,7 @@ class AlertOut(BaseModel):
     restaurant_id: str | None
     street_id: str | None
     evidence_url: str | None
+    raw_evidence_url: str | None = None  # the same frame without the detector's boxes
     note: str | None
     reported_by: str | None
     case_id: int | None

@@ -38,6 +38,9 @@ class CaseOut(BaseModel):
     inspector_id: str | None
     updated_at: datetime
     allowed_actions: list[str] = []
+    sources: list[str] = Field(
+        [], description="where the case's alerts came from (detector, simulated, manual, ...), sorted"
+    )
 
 
 class AuditOut(BaseModel):

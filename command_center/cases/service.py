@@ -9,7 +9,7 @@ audit row is written in the same transaction, so a transition and its record exi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -321,6 +321,21 @@ def get_case(session: Session, *, principal: Principal, case_id: int) -> Case | 
     else:
         principal.require_street(case.street_id, f"case {case_id}")
     return case
+
+
+def alert_sources(session: Session, *, case_ids: Collection[int]) -> dict[int, list[str]]:
+    """Where the alerts of each case came from (``detector``, ``simulated``, ``manual``, ...), sorted:
+    the console marks the demo's simulated stand-ins so nobody mistakes them for model output."""
+    if not case_ids:
+        return {}
+    rows = session.execute(
+        select(Alert.case_id, Alert.source).where(Alert.case_id.in_(list(case_ids))).distinct()
+    )
+    sources: dict[int, list[str]] = {}
+    for case_id, source in rows:
+        if case_id is not None:  # the query asks for given ids only; this satisfies the column's type
+            sources.setdefault(case_id, []).append(source)
+    return {case_id: sorted(found) for case_id, found in sources.items()}
 
 
 def audit_trail(session: Session, *, case_id: int) -> Sequence[CaseAudit]:

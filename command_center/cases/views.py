@@ -57,7 +57,8 @@ def list_cases(
         offset=offset,
     )
     response.headers["X-Total-Count"] = str(total)
-    return [_out(case) for case in page]
+    sources = service.alert_sources(session, case_ids=[case.id for case in page])
+    return [_out(case, sources.get(case.id, [])) for case in page]
 
 
 @router.get("/api/cases/{case_id}")
@@ -66,7 +67,8 @@ def get_case(case_id: int, session: SessionDep, principal: PrincipalDep) -> Case
     case = service.get_case(session, principal=principal, case_id=case_id)
     if case is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
-    return CaseDetail.model_validate(_out(case).model_dump()).model_copy(
+    sources = service.alert_sources(session, case_ids=[case.id]).get(case.id, [])
+    return CaseDetail.model_validate(_out(case, sources).model_dump()).model_copy(
         update={
             "alerts": alerts.alerts_of_case(session, case_id=case.id, state=case.state),
             "audit": [AuditOut.model_validate(row) for row in service.audit_trail(session, case_id=case.id)],
@@ -80,20 +82,23 @@ async def act(case_id: int, body: CaseActionIn, ctx: ContextDep, principal: Prin
     action won a race), 403 outside the caller's scope or role, 404 if unknown, 422 for a missing
     deadline or inspector."""
     try:
-        case = await run_in_threadpool(_act, ctx, principal, case_id, body)
+        acted = await run_in_threadpool(_act, ctx, principal, case_id, body)
     except (IllegalTransitionError, service.CaseConflictError) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except service.ActionInputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    if case is None:
+    if acted is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case {case_id}")
+    case, sources = acted
     await flows.publish_all(ctx.bus, [flows.case_event(case, action=body.action, actor=principal.username)])
-    return _out(case)
+    return _out(case, sources)
 
 
-def _act(ctx: AppContext, principal: Principal, case_id: int, body: CaseActionIn) -> Case | None:
+def _act(
+    ctx: AppContext, principal: Principal, case_id: int, body: CaseActionIn
+) -> tuple[Case, list[str]] | None:
     with transaction(ctx.sessions) as session:
-        return service.act(
+        case = service.act(
             session,
             principal=principal,
             case_id=case_id,
@@ -103,8 +108,13 @@ def _act(ctx: AppContext, principal: Principal, case_id: int, body: CaseActionIn
             deadline=body.deadline,
             inspector_id=body.inspector_id,
         )
+        if case is None:
+            return None
+        return case, service.alert_sources(session, case_ids=[case.id]).get(case.id, [])
 
 
-def _out(case: Case) -> CaseOut:
+def _out(case: Case, sources: list[str]) -> CaseOut:
     allowed = lifecycle.allowed_actions(cast(State, case.state), cast(State | None, case.escalated_from))
-    return CaseOut.model_validate(case).model_copy(update={"allowed_actions": list(allowed)})
+    return CaseOut.model_validate(case).model_copy(
+        update={"allowed_actions": list(allowed), "sources": sources}
+    )
