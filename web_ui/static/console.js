@@ -41,8 +41,9 @@ async function startConsole(me) {
     accept: (e) => e.type !== "position", empty: "No alerts, cases or camera changes yet.",
   });
   con.moves = new MSCC.EventFeed(MSCC.$("#moves"), con.names, { accept: (e) => e.type === "position" });
+  con.cases = new MSCC.CasesPanel({ names: con.names, inStreet, inspectors: () => con.inspectors });
   renderAll();
-  await searchRestaurants();
+  await Promise.all([searchRestaurants(), con.cases.refresh()]);
 
   const form = MSCC.$("#restaurant-form");
   const debounced = debounce(searchRestaurants, 250);
@@ -51,7 +52,7 @@ async function startConsole(me) {
 
   MSCC.startLive({ onEvent, onReconnect: refreshLists });
   setInterval(refreshLists, CONSOLE_REFRESH_MS);
-  setInterval(() => { renderInspectors(); renderCameras(); con.map.refreshStale(); }, 15000);
+  setInterval(() => { renderInspectors(); renderCameras(); con.cases.tick(); con.map.refreshStale(); }, 15000);
 }
 
 /* ---------------------------------------------------------------- street selection */
@@ -68,6 +69,7 @@ function setUpStreetFilter() {
       con.street = select.value;
       drawMap();
       renderAll();
+      con.cases.render();
       searchRestaurants();
     });
   }
@@ -191,6 +193,7 @@ const renderCamerasSoon = MSCC.coalesce(renderCameras, 500);
 function onEvent(event) {
   con.feed.add(event);
   con.moves.add(event);
+  con.cases.onEvent(event);
   if (event.type === "position") {
     const inspector = con.inspectors.find((i) => i.device_id === event.device_id);
     if (inspector) {
@@ -214,7 +217,7 @@ function onEvent(event) {
 /** Re-read what the server decides (online flags, camera states) after a gap or every minute. */
 async function refreshLists() {
   try {
-    const [inspectors, cameras] = await Promise.all([MSCC.api("/api/inspectors"), MSCC.api("/api/cameras")]);
+    const [inspectors, cameras] = await Promise.all([MSCC.api("/api/inspectors"), MSCC.api("/api/cameras"), con.cases.refresh()]);
     con.inspectors = inspectors;
     con.names.addInspectors(inspectors);
     con.cameras = new Map(cameras.map((c) => [c.id, c]));

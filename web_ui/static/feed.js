@@ -33,7 +33,8 @@ MSCC.Names = class Names {
   device(id) { const p = this.people.get(id); return p ? `${p.name} (${id})` : id; }
 };
 
-/** {cls, tag, text} for one event; unknown types are shown with their ids, never dropped. */
+/** {cls, tag, text, marks?} for one event (marks: badges after the text, {cls, text}); unknown types are
+    shown with their ids, never dropped. */
 MSCC.describe = function describe(event, names) {
   const where = [];
   if (event.restaurant_id) where.push(names.restaurant(event.restaurant_id));
@@ -49,7 +50,11 @@ MSCC.describe = function describe(event, names) {
     case "alert.created": {
       const score = typeof event.score === "number" ? ` · score ${event.score.toFixed(2)}` : "";
       const camera = event.camera_id ? ` · ${event.camera_id}` : "";
-      return { cls: "alert", tag: "ALERT", text: `${MSCC.violationText(event.violation)}${place}${camera}${score}` };
+      // Unvalidated model output and the demo's stand-ins must not pass for validated detections.
+      const marks = [];
+      if (event.validated === false) marks.push({ cls: "unvalidated", text: "not validated" });
+      if (event.source === "simulated") marks.push({ cls: "simulated", text: "simulated" });
+      return { cls: "alert", tag: "ALERT", text: `${MSCC.violationText(event.violation)}${place}${camera}${score}`, marks };
     }
     case "alert.updated":
       return { cls: "alert-update", tag: "ALERT", text: `Alert ${event.alert_id || ""} ${event.status || "updated"}${place}` };
@@ -88,7 +93,7 @@ MSCC.EventFeed = class EventFeed {
 
   add(event) {
     if (!this.accept(event)) return;
-    const { cls, tag, text } = MSCC.describe(event, this.names);
+    const { cls, tag, text, marks = [] } = MSCC.describe(event, this.names);
     const empty = MSCC.$(".empty", this.list);
     if (empty) empty.remove();
     if (event.type === "position") {
@@ -99,7 +104,8 @@ MSCC.EventFeed = class EventFeed {
     const line = MSCC.h("li", { class: `${cls} fresh`, "data-type": event.type, "data-device": event.device_id },
       MSCC.h("span", { class: "time" }, MSCC.clock(time)),
       MSCC.h("span", { class: "tag" }, tag),
-      MSCC.h("span", { class: "text" }, text));
+      MSCC.h("span", { class: "text" }, text,
+        ...marks.map((m) => MSCC.h("span", { class: `badge ${m.cls}` }, m.text))));
     this.list.prepend(line);
     while (this.list.children.length > this.max) this.list.lastElementChild.remove();
   }
