@@ -13,6 +13,7 @@ from command_center.cameras.views import router as cameras_router
 from command_center.cases.views import router as cases_router
 from command_center.database.core import ping
 from command_center.deps import ContextDep
+from command_center.detection.views import router as detection_router
 from command_center.district.views import router as district_router
 from command_center.live.views import router as live_router
 from command_center.outbound.views import router as outbound_router
@@ -59,6 +60,7 @@ def router() -> APIRouter:
         root.include_router(part)
     for part in (alerts_router, cases_router, stats_router, outbound_router, recordings_router):
         root.include_router(part)
+    root.include_router(detection_router)
     for part in (lab_router, dispatch_router):
         root.include_router(part)
     return root

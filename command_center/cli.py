@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from command_center.database.core import make_engine, make_session_factory, redact_url, transaction
 from config.loader import ConfigError, load_district
-from detectors.cli import register as register_detector_commands
 from config.settings import Settings, SettingsError
+from detectors.cli import register as register_detector_commands
 
 app = typer.Typer(help="mscc: market-supervision video and inspection command center.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage logins.", no_args_is_help=True)
@@ -225,6 +225,52 @@ def import_registry(
     )
     if report.errors:
         raise typer.Exit(1)
+
+
+@app.command("export-feedback")
+def export_feedback(
+    out: Annotated[Path, typer.Option(help="folder to write the YOLO dataset into")],
+    since: Annotated[
+        str | None, typer.Option(help="only alerts from this ISO-8601 time on, e.g. 2026-11-01")
+    ] = None,
+    violation: Annotated[
+        list[str] | None, typer.Option(help="only these violation types (repeatable)")
+    ] = None,
+) -> None:
+    """Export supervisors' verdicts on detector alerts as a YOLO dataset: confirmed alerts with their
+    boxes, false alarms as background images (retrain with mscc train)."""
+    from datetime import datetime
+
+    from command_center.alerts.feedback import export_feedback as do_export
+    from config.clock import as_utc
+    from stream_ingest.frames import EvidenceStore
+    from stream_ingest.main import evidence_dir
+
+    _setup_logging()
+    try:
+        start = as_utc(datetime.fromisoformat(since)) if since else None
+    except ValueError as exc:
+        raise _fail(f"--since {since!r}: not an ISO-8601 date or time") from exc
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 100 == 0:
+            typer.echo(f"exported {done}/{total}", err=True)
+
+    sessions = _sessions(None)
+    with transaction(sessions) as session:
+        summary = do_export(
+            session,
+            evidence=EvidenceStore(evidence_dir(_settings())),
+            out=out,
+            since=start,
+            violations=set(violation) if violation else None,
+            progress=progress,
+        )
+    typer.echo(
+        f"{out}: {summary.positives} confirmed, {summary.false_alarms} false alarms "
+        f"(classes: {', '.join(summary.names) or 'none'}); "
+        f"{summary.missing_frames} skipped: frame no longer stored"
+    )
 
 
 @user_app.command("add")

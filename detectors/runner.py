@@ -23,6 +23,7 @@ from detectors.base import Backend, FrameError, check_image
 from detectors.config import DetectorConfig
 from detectors.detections import Detections
 from detectors.evidence import store_evidence
+from detectors.hat import HatStage
 from detectors.motion import MotionGate, MotionResult
 from detectors.night import NightRodentRule, is_night
 from detectors.rules import Confirmation, Observation, TemporalRules
@@ -74,6 +75,8 @@ class DetectorPipeline:
         self.gate = MotionGate(config.motion)
         self.rules = TemporalRules(config)
         self.night = NightRodentRule(config.night)
+        base = Path(config.base_dir) if config.base_dir else None
+        self.hat = HatStage(config.hat, base_dir=base) if config.hat.enabled else None
         self.stats = PipelineStats()
         self._last: dict[str, tuple[list[Observation], set[str]]] = {}
         self._violation_models = [
@@ -103,9 +106,7 @@ class DetectorPipeline:
         if run:
             self.stats.batches += 1
         detections = self._infer(self._violation_models, run)
-        night_frames = [f for f in run if self._night_candidate(f, motions[id(f)])]
-        person_model = self.config.night.person_model
-        persons = self._infer([person_model], night_frames) if person_model in self.backends else {}
+        persons = self._people(run, motions)
         alerts = []
         for frame in good:
             motion = motions[id(frame)]
@@ -144,6 +145,25 @@ class DetectorPipeline:
                     out[(name, id(f))] = det
         return out
 
+    def _people(
+        self, run: Sequence[AnalysedFrame], motions: Mapping[int, MotionResult]
+    ) -> dict[tuple[str, int], Detections]:
+        """Run the person model where a stage needs people: every frame for the no-hat stage, and the
+        night frames with moving blobs for the night rodent rule."""
+        wanted: dict[str, list[AnalysedFrame]] = {}
+        if self.hat is not None:
+            wanted.setdefault(self.config.hat.person_model, []).extend(run)
+        night_model = self.config.night.person_model
+        if night_model is not None:
+            night = [f for f in run if self._night_candidate(f, motions[id(f)])]
+            frames = wanted.setdefault(night_model, [])
+            frames.extend(f for f in night if all(f is not g for g in frames))
+        out: dict[tuple[str, int], Detections] = {}
+        for model, frames in wanted.items():
+            if model in self.backends:
+                out.update(self._infer([model], frames))
+        return out
+
     def _night_candidate(self, frame: AnalysedFrame, motion: MotionResult) -> bool:
         spec = self.config.night
         return spec.enabled and bool(motion.blobs) and is_night(spec, frame.ts, self._tz, motion.brightness)
@@ -168,9 +188,14 @@ class DetectorPipeline:
                 if label in violations:
                     norm = (float(box[0]) / w, float(box[1]) / h, float(box[2]) / w, float(box[3]) / h)
                     observations.append(Observation(violations[label], norm, float(score), label))
+        if self.hat is not None:
+            heads = persons.get((self.config.hat.person_model, id(frame)))
+            if heads is not None:
+                checked.add("no_hat")
+                observations.extend(self.hat.observe(frame.image, heads))
         person_model = self.config.night.person_model
         people = persons.get((person_model, id(frame))) if person_model else None
-        if people is not None:
+        if people is not None and self._night_candidate(frame, motion):
             checked.add("rodent")
             present = len(people.of_class("person")) > 0
             spec = self._cameras.get(frame.camera_id)
@@ -210,7 +235,15 @@ class DetectorPipeline:
             source="detector",
             raw_evidence_url=evidence.raw_url,
             detected_by=sorted({o.label for o in confirmation.evidence}),
-            boxes=[[round(v, 4) for v in o.box] for o in confirmation.evidence],
+            detections=[
+                {
+                    "label": o.label,
+                    "box": [round(v, 4) for v in o.box],
+                    "score": round(o.score, 4),
+                    "source": o.source,
+                }
+                for o in confirmation.evidence
+            ],
         )
         self.stats.alerts += 1
         ALERTS.labels(confirmation.violation).inc()

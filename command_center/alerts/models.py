@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from command_center.database.core import Base, UtcDateTime
@@ -30,6 +31,10 @@ class Alert(Base):
     restaurant_id: Mapped[str | None] = mapped_column(ForeignKey("restaurants.id"), index=True)
     street_id: Mapped[str | None] = mapped_column(ForeignKey("streets.id"))
     evidence_url: Mapped[str | None] = mapped_column(String(500))
+    # The unannotated frame and the boxes the detector confirmed (labels, [0, 1] coordinates): what the
+    # feedback export turns into a training example once a supervisor has judged the case.
+    raw_evidence_url: Mapped[str | None] = mapped_column(String(500))
+    detections: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(String(2000))
     reported_by: Mapped[str | None] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)

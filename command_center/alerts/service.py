@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -88,12 +89,44 @@ def store_alert(session: Session, *, event: AlertCreated, now: datetime) -> Aler
         restaurant_id=where.restaurant_id,
         street_id=where.street_id,
         evidence_url=event.evidence_url,
+        raw_evidence_url=_text(extra.get("raw_evidence_url"), 500),
+        detections=_detections(extra),
         note=_text(extra.get("note"), 2000),
         reported_by=_text(extra.get("reported_by"), 64),
     )
     session.add(alert)
     session.flush()
     return alert
+
+
+def _detections(extra: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The confirmed sightings of a detector alert (``detections``: label, box in [0, 1], score,
+    source), checked item by item; a malformed item from a producer is dropped, not stored."""
+    items = extra.get("detections")
+    if not isinstance(items, list):
+        return None
+    out = []
+    for item in items[:50]:
+        if not isinstance(item, dict):
+            continue
+        box, label, score = item.get("box"), item.get("label"), item.get("score")
+        if (
+            isinstance(label, str)
+            and isinstance(box, list)
+            and len(box) == 4
+            and all(isinstance(v, int | float) and 0 <= v <= 1 for v in box)
+            and box[0] <= box[2]
+            and box[1] <= box[3]
+        ):
+            out.append(
+                {
+                    "label": label[:64],
+                    "box": [float(v) for v in box],
+                    "score": float(score) if isinstance(score, int | float) else None,
+                    "source": str(item.get("source", "model"))[:16],
+                }
+            )
+    return out or None
 
 
 def _text(value: object, limit: int) -> str | None:
