@@ -23,6 +23,7 @@ from command_center.stats.views import router as stats_router
 from inspection.dispatch.views import router as dispatch_router
 from inspection.gps.views import router as gps_router
 from inspection.lab.views import router as lab_router
+from inspection.tasks.views import router as tasks_router
 from web_ui.pages import router as pages_router
 
 ops = APIRouter(tags=["ops"])
@@ -61,6 +62,6 @@ def router() -> APIRouter:
     for part in (alerts_router, cases_router, stats_router, outbound_router, recordings_router):
         root.include_router(part)
     root.include_router(detection_router)
-    for part in (lab_router, dispatch_router):
+    for part in (lab_router, dispatch_router, tasks_router):
         root.include_router(part)
     return root

@@ -13,6 +13,7 @@ from command_center.database.core import transaction
 from command_center.events.schemas import CameraStatus, Event
 from command_center.outbound import flows as outbound
 from command_center.recordings.flows import Recordings
+from inspection.tasks import flows as tasks
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ def register(ctx: AppContext) -> None:
     # Stored once per event across all servers: a consumer group.
     ctx.bus.subscribe(camera_status, group="cc-camera-status", types=["camera.status"])
     ctx.bus.subscribe(alerts.consumer(ctx), group=alerts.GROUP, types=["alert.created"])
+    # An inspector's position inside the restaurant of an accepted field task marks them on site.
+    ctx.bus.subscribe(tasks.arrivals_consumer(ctx), group=tasks.ARRIVALS_GROUP, types=["position"])
     recordings = Recordings(ctx)
     recordings.register()
     ctx.recordings = recordings

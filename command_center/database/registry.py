@@ -14,6 +14,7 @@ from command_center.recordings import models as _recordings  # noqa: F401
 from inspection.gps import models as _gps  # noqa: F401
 from inspection.lab import models as _lab  # noqa: F401
 from inspection.people import models as _people  # noqa: F401
+from inspection.tasks import models as _tasks  # noqa: F401
 
 
 def metadata() -> MetaData:

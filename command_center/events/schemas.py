@@ -95,6 +95,17 @@ class LabResultEvent(Event):
     passed: bool
 
 
+class TaskUpdated(Event):
+    """A field task was pushed to an inspector or moved to another state."""
+
+    type: Literal["task.updated"] = "task.updated"
+    task_id: int
+    state: str
+    action: str
+    actor: str
+    case_id: int | None = None
+
+
 class RecordingSegment(Event):
     """A camera's recording segment was completed (the file stays on the recording machine)."""
 
@@ -116,6 +127,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PositionEvent,
         LabResultEvent,
         RecordingSegment,
+        TaskUpdated,
     )
 }
 

@@ -29,9 +29,9 @@ WS_DROPPED = Counter("mscc_ws_events_dropped_total", "Events dropped because a c
 
 def visible(principal: Principal, event: Event) -> bool:
     """Whether ``principal`` may receive ``event``: the same rules as the REST lists. Inspectors get a
-    case's events only while it is assigned to them (``inspector_id`` of the event); everything else
-    follows the street rule."""
-    if event.type == "case.updated" and principal.role == "inspector":
+    case's or a field task's events only while it is assigned to them (``inspector_id`` of the event);
+    everything else follows the street rule."""
+    if event.type in {"case.updated", "task.updated"} and principal.role == "inspector":
         return principal.inspector_id is not None and event.inspector_id == principal.inspector_id
     return principal.can_see_street(event.street_id)
 

@@ -60,6 +60,8 @@ MSCC.describe = function describe(event, names) {
       return { cls: "alert-update", tag: "ALERT", text: `Alert ${event.alert_id || ""} ${event.status || "updated"}${place}` };
     case "case.updated":
       return { cls: "case", tag: "CASE", text: `Case ${event.case_id} → ${String(event.state).replace(/_/g, " ")}${place}` };
+    case "task.updated":
+      return { cls: "case", tag: "TASK", text: `Task ${event.task_id} → ${String(event.state).replace(/_/g, " ")}${place}` };
     case "camera.status": {
       const why = event.message ? ` (${event.message})` : "";
       return { cls: "camera", tag: "CAMERA", text: `${event.camera_id} ${event.state}${why}${place}` };

@@ -35,7 +35,9 @@ async function startField(me) {
     max: 30, accept: (e) => e.type !== "position", empty: "No alerts yet. New ones also pop up at the top.",
   });
   renderAll();
-  MSCC.startLive({ onEvent, onReconnect: refreshInspectors });
+  field.tasks = new MSCC.FieldTasks(MSCC.$("#tasks"), field.names, { onNew: showTaskBanner });
+  await field.tasks.start();
+  MSCC.startLive({ onEvent, onReconnect: () => { refreshInspectors(); field.tasks.refresh(); } });
   setInterval(refreshInspectors, FIELD_REFRESH_MS);
   setInterval(renderAll, 15000); // keeps "2 min ago" honest
 }
@@ -126,6 +128,7 @@ const renderSoon = MSCC.coalesce(renderAll, 500);
 function onEvent(event) {
   field.feed.add(event);
   if (event.type === "alert.created") showBanner(event);
+  if (event.type === "task.updated") field.tasks.onEvent(event);
   if (event.type === "position") {
     const inspector = field.inspectors.find((i) => i.device_id === event.device_id);
     if (!inspector) return;
@@ -155,6 +158,20 @@ function showBanner(event) {
   MSCC.$("#banner-more").textContent = field.pendingAlerts ? `+${field.pendingAlerts} earlier alert(s) in the list below` : "";
   banner.hidden = false;
   if (mineToo && navigator.vibrate) navigator.vibrate([200, 100, 200]);
+}
+
+/** A task pushed by the supervisor: the banner stays until OK, and the phone vibrates. */
+function showTaskBanner(event) {
+  const banner = MSCC.$("#banner");
+  field.pendingAlerts = banner.hidden ? 0 : field.pendingAlerts + 1;
+  banner.classList.remove("other-street");
+  banner.dataset.alert = "";
+  banner.dataset.task = String(event.task_id);
+  MSCC.$("#banner-title").textContent = `New task: ${field.names.restaurant(event.restaurant_id)}`;
+  MSCC.$("#banner-text").textContent = `from ${event.actor} · ${MSCC.clock(new Date(event.ts || Date.now()))}`;
+  MSCC.$("#banner-more").textContent = "Accept it under My tasks.";
+  banner.hidden = false;
+  if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
 }
 
 function hideBanner() {
