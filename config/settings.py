@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         title="Detector config",
         description="YAML with the models, rules and motion gate (default: the shipped detectors.yaml).",
     )
+    unknown_devices: Literal["hold", "reject"] = Field(
+        "hold",
+        title="Unknown GPS devices",
+        description="`hold`: fixes of unregistered device ids are kept for a district admin to approve "
+        "or reject; `reject`: they are refused with a 400.",
+    )
     token_ttl_minutes: int = Field(
         12 * 60, ge=1, le=60 * 24 * 31, title="Token lifetime", description="Bearer token lifetime, minutes."
     )

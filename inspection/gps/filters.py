@@ -171,6 +171,11 @@ CHAIN: tuple[Step, ...] = (
 )
 
 
+UNKNOWN_DEVICE_CHAIN: tuple[Step, ...] = (invalid, poor_accuracy)
+"""The steps a fix of an unregistered device passes before it is held for approval; the rest need the
+device's own history and run when it is approved and its held fixes are replayed."""
+
+
 def run_chain(fix: Fix, state: FilterState, steps: Sequence[Step] = CHAIN) -> Drop | None:
     """Pass ``fix`` through ``steps`` in order; the first drop wins and is counted by reason.
 

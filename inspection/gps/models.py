@@ -55,3 +55,49 @@ class Visit(Base):
     arrived_at: Mapped[datetime] = mapped_column(UtcDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class PendingDevice(Base):
+    """A device id that reported without being registered: held for a district admin's decision.
+
+    ``state`` is ``pending`` (its fixes are held), ``approved`` (it reports for ``owner_kind``/``owner_id``
+    from now on, and its held fixes were replayed) or ``rejected`` (its fixes are refused).
+    """
+
+    __tablename__ = "pending_devices"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    overflow: Mapped[int] = mapped_column(Integer, default=0)
+    last_lat: Mapped[float | None] = mapped_column(Float)
+    last_lon: Mapped[float | None] = mapped_column(Float)
+    owner_kind: Mapped[str | None] = mapped_column(String(16))
+    owner_id: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+class HeldPosition(Base):
+    """A fix of a pending device, kept until the device is approved (replayed) or rejected (deleted)."""
+
+    __tablename__ = "held_positions"
+    __table_args__ = (Index("ix_held_positions_device_ts", "device_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    device_id: Mapped[str] = mapped_column(ForeignKey("pending_devices.device_id"))
+    ts: Mapped[datetime] = mapped_column(UtcDateTime())
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    speed_kmh: Mapped[float | None] = mapped_column(Float)
+    bearing: Mapped[float | None] = mapped_column(Float)
+    altitude: Mapped[float | None] = mapped_column(Float)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    battery: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())

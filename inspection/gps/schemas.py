@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from config.clock import as_utc
 
@@ -48,10 +48,63 @@ class Rejected(BaseModel):
 
 
 class BatchResult(BaseModel):
-    """How many fixes were stored and which were not."""
+    """How many fixes were stored, which were not, and which of unregistered devices were held for
+    approval (``GET /api/devices/pending``)."""
 
     accepted: int
     rejected: list[Rejected]
+    held: list[Rejected] = Field(default_factory=list)
+
+
+class PendingDeviceOut(BaseModel):
+    """A device id that reported without being registered, and the decision on it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    device_id: str
+    state: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    held: int = Field(description="fixes kept for replay")
+    overflow: int = Field(description="fixes refused because too many were held")
+    last_lat: float | None
+    last_lon: float | None
+    owner_kind: str | None
+    owner_id: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str | None
+
+
+class ApproveIn(BaseModel):
+    """Whom an approved device reports for: one inspector or one vehicle."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    inspector_id: str | None = Field(None, max_length=64)
+    vehicle_id: str | None = Field(None, max_length=64)
+    note: str | None = Field(None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_owner(self) -> ApproveIn:
+        if (self.inspector_id is None) == (self.vehicle_id is None):
+            raise ValueError("give either inspector_id or vehicle_id")
+        return self
+
+
+class RejectIn(BaseModel):
+    """Why a device is rejected (kept with the decision)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(None, max_length=500)
+
+
+class ApprovedOut(BaseModel):
+    """An approved device and what became of its held fixes when they were replayed."""
+
+    device: PendingDeviceOut
+    replay: BatchResult
 
 
 class PositionOut(BaseModel):

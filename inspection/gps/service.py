@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from command_center.auth.principal import Principal
 from config.clock import as_utc
-from inspection.gps import geofence
-from inspection.gps.filters import FilterConfig, FilterState, LastPoint, run_chain
+from inspection.gps import geofence, pending
+from inspection.gps.filters import UNKNOWN_DEVICE_CHAIN, FilterConfig, FilterState, LastPoint, run_chain
 from inspection.gps.models import Position
 from inspection.gps.schemas import Fix, Rejected
 from inspection.people.models import Inspector, Vehicle
@@ -34,14 +34,30 @@ class DeviceOwner:
 
 
 def known_devices(session: Session) -> dict[str, DeviceOwner]:
-    """Every registered device id with its owner."""
+    """Every registered device id with its owner, and every approved device with the owner it reports
+    for (its ``device_id`` there is the owner's registered one: see :mod:`inspection.gps.pending`)."""
     owners = {
         i.device_id: DeviceOwner(i.device_id, "inspector", i.id, i.street_id)
         for i in session.scalars(select(Inspector))
     }
+    by_owner = {("inspector", o.owner_id): o for o in owners.values()}
     for v in session.scalars(select(Vehicle)):
         owners[v.device_id] = DeviceOwner(v.device_id, "vehicle", v.id, None)
+        by_owner[("vehicle", v.id)] = owners[v.device_id]
+    for alias, owner_key in pending.approved_aliases(session).items():
+        if alias not in owners and owner_key in by_owner:
+            owners[alias] = by_owner[owner_key]
     return owners
+
+
+@dataclass
+class StoreOutcome:
+    """What storing a batch did: the stored fixes with their owners, the refused ones and the ones held
+    for approval (unknown devices), each with its index in the batch."""
+
+    stored: list[tuple[Fix, DeviceOwner]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    held: list[Rejected] = field(default_factory=list)
 
 
 def store_fixes(
@@ -50,20 +66,42 @@ def store_fixes(
     *,
     now: datetime | None = None,
     config: FilterConfig | None = None,
-) -> tuple[list[tuple[Fix, DeviceOwner]], list[Rejected]]:
-    """Pass each fix through the filter chain (:mod:`inspection.gps.filters`) and store the survivors;
-    return the stored ones with their owners and the dropped ones with reason code and message."""
+    hold_unknown: bool = False,
+) -> StoreOutcome:
+    """Pass each fix through the filter chain (:mod:`inspection.gps.filters`) and store the survivors.
+
+    A fix of an approved device is stored for the owner it reports for. With ``hold_unknown`` a fix of
+    an unregistered device that is valid and accurate is held for approval instead of refused.
+    """
     batch = list(fixes)
     devices = known_devices(session)
+    sent_by = [f.device_id for f in batch]
+    # An approved device's fixes become its owner's, remembering which device sent them.
+    batch = [
+        f.model_copy(
+            update={
+                "device_id": devices[f.device_id].device_id,
+                "attributes": {**f.attributes, "via": f.device_id},
+            }
+        )
+        if f.device_id in devices and devices[f.device_id].device_id != f.device_id
+        else f
+        for f in batch
+    ]
     state = _filter_state(session, batch, devices, now or datetime.now(UTC), config or FilterConfig())
-    stored: list[tuple[Fix, DeviceOwner]] = []
-    rejected: list[Rejected] = []
+    out = StoreOutcome()
     for index, fix in enumerate(batch):
-        drop = run_chain(fix, state)
         owner = devices.get(fix.device_id)
+        if owner is None and hold_unknown:
+            held, code, message = _hold(session, fix, state)
+            (out.held if held else out.rejected).append(
+                Rejected(index=index, device_id=fix.device_id, code=code, reason=message)
+            )
+            continue
+        drop = run_chain(fix, state)
         if drop is not None or owner is None:
             reason, message = (drop.reason, drop.message) if drop else ("unknown_device", "unknown device")
-            rejected.append(Rejected(index=index, device_id=fix.device_id, code=reason, reason=message))
+            out.rejected.append(Rejected(index=index, device_id=sent_by[index], code=reason, reason=message))
             continue
         state.accept(fix)
         session.add(
@@ -81,10 +119,21 @@ def store_fixes(
                 received_at=state.now,
             )
         )
-        stored.append((fix, owner))
+        out.stored.append((fix, owner))
     session.flush()
-    _geofence(session, stored)
-    return stored, rejected
+    _geofence(session, out.stored)
+    return out
+
+
+def _hold(session: Session, fix: Fix, state: FilterState) -> tuple[bool, str, str]:
+    """Hold a fix of an unregistered device: (held, code, message)."""
+    drop = run_chain(fix, state, UNKNOWN_DEVICE_CHAIN)
+    if drop is not None:
+        return False, drop.reason, drop.message
+    refusal = pending.hold(session, fix=fix, now=state.now)
+    if refusal is not None:
+        return False, refusal.code, refusal.message
+    return True, "held", f"device {fix.device_id!r} is not registered: held until an admin approves it"
 
 
 def _geofence(session: Session, stored: list[tuple[Fix, DeviceOwner]]) -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
@@ -17,16 +17,20 @@ from command_center.context import AppContext
 from command_center.deps import BusDep, ContextDep, PrincipalDep, SessionDep, require_roles
 from command_center.district.models import Restaurant
 from config.clock import as_utc_or_none
-from inspection.gps import geofence, service, tracks
+from inspection.gps import geofence, pending, service, tracks
 from inspection.gps.filters import SOFT_REASONS
 from inspection.gps.flows import publish_positions
 from inspection.gps.osmand import OsmAndError, parse_osmand
 from inspection.gps.schemas import (
+    ApprovedOut,
+    ApproveIn,
     BatchIn,
     BatchResult,
     Fix,
     InspectorOut,
+    PendingDeviceOut,
     PositionOut,
+    RejectIn,
     StopOut,
     TrackOut,
     TripOut,
@@ -43,8 +47,8 @@ _MAX_OSMAND_BODY = 16 * 1024
 
 def _store(ctx: AppContext, fixes: list[Fix]) -> tuple[list[tuple[Fix, service.DeviceOwner]], BatchResult]:
     with ctx.sessions() as session, session.begin():
-        stored, rejected = service.store_fixes(session, fixes)
-    return stored, BatchResult(accepted=len(stored), rejected=rejected)
+        out = service.store_fixes(session, fixes, hold_unknown=ctx.settings.unknown_devices == "hold")
+    return out.stored, BatchResult(accepted=len(out.stored), rejected=out.rejected, held=out.held)
 
 
 @router.api_route("/osmand", methods=["GET", "POST"], response_class=PlainTextResponse)
@@ -61,6 +65,9 @@ async def osmand(request: Request, ctx: ContextDep) -> PlainTextResponse:
     except OsmAndError as exc:
         return PlainTextResponse(str(exc), status.HTTP_400_BAD_REQUEST)
     stored, result = await run_in_threadpool(_store, ctx, [fix])
+    if result.held:
+        # Kept, not lost: a 200 stops the phone resending it while an admin decides.
+        return PlainTextResponse(f"OK (held: {result.held[0].reason})")
     if result.rejected:
         dropped = result.rejected[0]
         if dropped.code in SOFT_REASONS:
@@ -207,3 +214,73 @@ def restaurant_visits(
         session, principal=principal, restaurant_id=restaurant_id, since=as_utc_or_none(since)
     )
     return [VisitOut.model_validate(v) for v in rows]
+
+
+_Admin = Annotated[Principal, Depends(require_roles("district_admin"))]
+
+
+@router.get("/api/devices/pending")
+def pending_devices(
+    session: SessionDep,
+    _: _Admin,
+    state: Annotated[
+        Literal["pending", "approved", "rejected", "all"], Query(description="which decisions to list")
+    ] = "pending",
+) -> list[PendingDeviceOut]:
+    """Device ids that reported without being registered (district admins): their first and last
+    report, how many fixes are held, where the last one was, and any decision."""
+    rows = pending.list_devices(session, state=None if state == "all" else state)
+    return [PendingDeviceOut.model_validate(d) for d in rows]
+
+
+def _approve(
+    ctx: AppContext, device_id: str, body: ApproveIn, actor: str
+) -> tuple[PendingDeviceOut, list[tuple[Fix, service.DeviceOwner]], BatchResult]:
+    now = datetime.now(UTC)
+    with ctx.sessions() as session, session.begin():
+        kind, owner = ("inspector", body.inspector_id) if body.inspector_id else ("vehicle", body.vehicle_id)
+        device, fixes = pending.approve(
+            session,
+            device_id=device_id,
+            owner_kind=kind,
+            owner_id=str(owner),
+            actor=actor,
+            now=now,
+            note=body.note,
+        )
+        out = service.store_fixes(session, fixes, now=now)
+        return (
+            PendingDeviceOut.model_validate(device),
+            out.stored,
+            BatchResult(accepted=len(out.stored), rejected=out.rejected),
+        )
+
+
+@router.post("/api/devices/pending/{device_id}/approve")
+async def approve_device(device_id: str, body: ApproveIn, ctx: ContextDep, principal: _Admin) -> ApprovedOut:
+    """Approve a pending device for an inspector or a vehicle: its held fixes are replayed through the
+    filter chain onto the owner's track (the result says which were kept), and its later fixes count
+    for that owner. 404 unknown device, 409 decided already, 422 unknown owner."""
+    try:
+        device, stored, replay = await run_in_threadpool(_approve, ctx, device_id, body, principal.username)
+    except pending.PendingError as exc:
+        raise HTTPException(exc.code, str(exc)) from exc
+    await publish_positions(ctx.bus, stored)
+    return ApprovedOut(device=device, replay=replay)
+
+
+def _reject(ctx: AppContext, device_id: str, note: str | None, actor: str) -> PendingDeviceOut:
+    with ctx.sessions() as session, session.begin():
+        device = pending.reject(session, device_id=device_id, actor=actor, now=datetime.now(UTC), note=note)
+        return PendingDeviceOut.model_validate(device)
+
+
+@router.post("/api/devices/pending/{device_id}/reject")
+async def reject_device(
+    device_id: str, body: RejectIn, ctx: ContextDep, principal: _Admin
+) -> PendingDeviceOut:
+    """Reject a pending device: its held fixes are deleted and its later fixes refused with a 400."""
+    try:
+        return await run_in_threadpool(_reject, ctx, device_id, body.note, principal.username)
+    except pending.PendingError as exc:
+        raise HTTPException(exc.code, str(exc)) from exc

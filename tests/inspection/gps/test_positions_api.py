@@ -71,7 +71,6 @@ def test_osmand_variants_are_accepted(client: TestClient, method: str, kwargs: d
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
-        ({"id": "stranger-phone", "lat": "22.58", "lon": "114.27"}, "unknown device"),
         ({"id": "insp-01", "lon": "114.27"}, "missing lat or lon"),
         ({"lat": "22.58", "lon": "114.27"}, "missing device id"),
         ({"id": "insp-01", "lat": "95", "lon": "114.27"}, "lat"),
@@ -81,7 +80,7 @@ def test_osmand_variants_are_accepted(client: TestClient, method: str, kwargs: d
         ({"id": "insp-01", "lat": "22.58", "lon": "114.27", "timestamp": "yesterday"}, "timestamp"),
         ({"id": "insp-01", "lat": "22.58", "lon": "114.27", "valid": "false"}, "invalid"),
     ],
-    ids=["unknown-device", "no-lat", "no-id", "lat-range", "lat-text", "future", "1980", "bad-ts", "invalid"],
+    ids=["no-lat", "no-id", "lat-range", "lat-text", "future", "1980", "bad-ts", "invalid"],
 )
 def test_osmand_bad_input_gets_400_with_reason(
     client: TestClient, params: dict[str, str], reason: str
@@ -102,7 +101,9 @@ def test_batch_keeps_good_fixes_and_reports_bad_ones(client: TestClient, login: 
     assert response.status_code == 200
     body = response.json()
     assert body["accepted"] == 2
-    assert [(r["index"], r["device_id"]) for r in body["rejected"]] == [(1, "ghost")]
+    # An unregistered device is held for approval (test_pending_devices), not lost and not stored.
+    assert body["rejected"] == []
+    assert [(r["index"], r["device_id"], r["code"]) for r in body["held"]] == [(1, "ghost", "held")]
     malformed = client.post(
         "/api/positions", json={"positions": [{"device_id": "veh-02", "lat": 1}]}, headers=login("admin")
     )
