@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,12 +97,19 @@ def export_onnx(weights: Path, out: Path, *, imgsz: int, violations: dict[str, s
     card ``out`` with ``.yaml``: input size, class names, what each class means as a violation."""
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: no such weights file")
-    yolo = yolo_class(out.parent / ".ultralytics-config")(str(weights))
-    produced = Path(
-        yolo.export(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, opset=17, batch=1, device="cpu")
-    )
     out.parent.mkdir(parents=True, exist_ok=True)
-    produced.replace(out)
+    # ultralytics writes <stem>.onnx beside the weights: export from a copy in a scratch folder, so an
+    # ONNX file that already lies beside the weights (say, the shipped model) is never overwritten.
+    with tempfile.TemporaryDirectory(prefix="mscc-export-") as scratch:
+        copy = Path(scratch) / weights.name
+        shutil.copyfile(weights, copy)
+        yolo = yolo_class(Path(scratch) / "ultralytics-config")(str(copy))
+        produced = Path(
+            yolo.export(
+                format="onnx", imgsz=imgsz, dynamic=True, simplify=True, opset=17, batch=1, device="cpu"
+            )
+        )
+        shutil.move(str(produced), out)
     names = [str(n) for _, n in sorted(yolo.names.items())]
     card = {
         "type": "onnxruntime",
