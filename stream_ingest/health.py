@@ -37,6 +37,7 @@ class StreamStats:
     width: int | None = None
     height: int | None = None
     _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+    _recent_bytes: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def on_packet(self, now: float, size: int, keyframe: bool) -> None:
@@ -49,23 +50,30 @@ class StreamStats:
                 self.keyframes += 1
                 self.last_keyframe_at = now
             self._recent.append((now, size))
-            while self._recent and self._recent[0][0] < now - self.window_s:
-                self._recent.popleft()
+            self._recent_bytes += size
+            self._trim(now)
 
     def rates(self, now: float) -> tuple[float, float]:
         """(frames per second, kilobits per second) over the last window."""
         with self._lock:
-            while self._recent and self._recent[0][0] < now - self.window_s:
-                self._recent.popleft()
+            self._trim(now)
             if not self._recent:
                 return 0.0, 0.0
             span = max(now - self._recent[0][0], 1.0)
-            return len(self._recent) / span, sum(s for _, s in self._recent) * 8 / 1000 / span
+            return len(self._recent) / span, self._recent_bytes * 8 / 1000 / span
 
     def reset_window(self) -> None:
         """Forget the rate window (a new connection starts fresh)."""
         with self._lock:
             self._recent.clear()
+            self._recent_bytes = 0
+
+    def _trim(self, now: float) -> None:
+        # The window's byte count is kept as packets come and go, so reading the rates (several times
+        # a second for every camera) does not add up the whole window each time.
+        recent, oldest = self._recent, now - self.window_s
+        while recent and recent[0][0] < oldest:
+            self._recent_bytes -= recent.popleft()[1]
 
 
 def _thumb(image: Image) -> npt.NDArray[np.float32]:
