@@ -24,6 +24,7 @@ from command_center.live.hub import LiveHub
 from command_center.outbound import flows as outbound
 from config.district import District
 from config.settings import Settings
+from inspection.gps import flows as gps_flows
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ctx.bus.start()
         log.info("event bus %s started", ctx.bus.name)
-        # Periodic jobs: recording retention, case escalation, events out (further jobs join this list).
+        # Periodic jobs: recording retention, case escalation, events out, positions storage upkeep
+        # (further jobs join this list).
         stop_jobs = asyncio.Event()
         recordings = ctx.recordings
         assert recordings is not None  # consumers.register set it
@@ -75,6 +77,7 @@ def create_app(
             asyncio.create_task(recordings.retention_loop(stop_jobs)),
             asyncio.create_task(case_flows.escalation_job(ctx, stop_jobs)),
             asyncio.create_task(outbound.run(ctx, stop_jobs)),
+            asyncio.create_task(gps_flows.storage_job(ctx, stop_jobs)),
         ]
         try:
             yield

@@ -1,11 +1,22 @@
-"""Side effects of accepted fixes: a ``position`` event on the bus for the live map."""
+"""Side effects of accepted fixes (a ``position`` event on the bus for the live map) and the periodic
+upkeep of their storage."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
+from command_center.context import AppContext
 from command_center.events.bus import EventBus
 from command_center.events.schemas import PositionEvent
+from inspection.gps import storage
 from inspection.gps.schemas import Fix
 from inspection.gps.service import DeviceOwner
+
+log = logging.getLogger(__name__)
+
+STORAGE_EVERY_S = 6 * 3600.0
 
 
 async def publish_positions(bus: EventBus, stored: list[tuple[Fix, DeviceOwner]]) -> None:
@@ -25,3 +36,16 @@ async def publish_positions(bus: EventBus, stored: list[tuple[Fix, DeviceOwner]]
                 street_id=owner.street_id,
             )
         )
+
+
+async def storage_job(ctx: AppContext, stop: asyncio.Event, every_s: float = STORAGE_EVERY_S) -> None:
+    """At start-up and every ``every_s``: month partitions of the positions created ahead and closed
+    months ordered by device (:func:`inspection.gps.storage.maintain`; nothing on SQLite). A failure is
+    logged and tried again next time: until then fixes land in the default partition, never lost."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(storage.maintain, ctx.engine)
+        except Exception:
+            log.exception("positions storage upkeep failed; trying again in %.0f s", every_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
 
 from command_center.auth.principal import Principal
@@ -170,19 +170,30 @@ def _filter_state(
 
 
 def last_positions(session: Session, device_ids: Sequence[str]) -> dict[str, Position]:
-    """The newest fix of each of ``device_ids`` that has one."""
-    latest = (
-        select(Position.device_id, func.max(Position.ts).label("ts"))
-        .where(Position.device_id.in_(device_ids))
-        .group_by(Position.device_id)
-        .subquery()
-    )
-    rows = session.scalars(
-        select(Position).join(
-            latest, (Position.device_id == latest.c.device_id) & (Position.ts == latest.c.ts)
-        )
-    ).all()
-    return {p.device_id: p for p in rows}
+    """The newest fix of each of ``device_ids`` that has one.
+
+    One ``ORDER BY ts DESC LIMIT 1`` per device, glued with UNION ALL: each is a descent of the
+    ``(device_id, ts)`` index (on PostgreSQL, of the newest partition holding the device). A ``max(ts)
+    ... GROUP BY device_id`` reads every fix of the devices instead: 2.7 to 7.5 s for 20 devices and
+    30 M fixes (``bench/tracks.py``), and it runs for every incoming batch.
+    """
+    found: dict[str, Position] = {}
+    unique = sorted(set(device_ids))
+    for first in range(0, len(unique), _LAST_CHUNK):
+        newest = [
+            select(Position)
+            .where(Position.device_id == device_id)
+            .order_by(Position.ts.desc(), Position.id.desc())
+            .limit(1)
+            .subquery()
+            for device_id in unique[first : first + _LAST_CHUNK]
+        ]
+        statement = union_all(*(select(each) for each in newest))
+        found.update((p.device_id, p) for p in session.scalars(select(Position).from_statement(statement)))
+    return found
+
+
+_LAST_CHUNK = 100
 
 
 def is_online(position: Position | None, now: datetime) -> bool:

@@ -11,7 +11,13 @@ from fastapi.testclient import TestClient
 
 from command_center.app import create_app
 from command_center.database.core import make_engine
-from command_center.database.migrate import SchemaOutOfDateError, current_revision, head_revision, upgrade
+from command_center.database.migrate import (
+    SchemaOutOfDateError,
+    current_revision,
+    head_revision,
+    include_name,
+    upgrade,
+)
 from command_center.database.registry import metadata
 from config.settings import SettingsError
 from tests.conftest import make_settings
@@ -59,7 +65,10 @@ def test_migrations_match_the_models(backend: str, tmp_path: Path) -> None:
         upgrade(engine)
         assert current_revision(engine) == head_revision()
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata())
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name}),
+                metadata(),
+            )
         engine.dispose()
         assert diff == []
 
