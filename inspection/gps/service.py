@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select, union_all
 from sqlalchemy.orm import Session
@@ -233,10 +234,38 @@ def get_inspector(session: Session, *, principal: Principal, inspector_id: str) 
     return inspector
 
 
-def track(session: Session, *, device_id: str, since: datetime, until: datetime) -> Sequence[Position]:
-    """A device's fixes in [since, until), oldest first (served by the (device_id, ts) index)."""
-    return session.scalars(
-        select(Position)
+class TrackFix(NamedTuple):
+    """A stored fix as a track shows it (what :class:`PositionOut` carries), without the ORM's cost:
+    a day at 1 fix / 5 s is 17,280 of them."""
+
+    device_id: str
+    ts: datetime
+    lat: float
+    lon: float
+    speed_kmh: float | None
+    bearing: float | None
+    accuracy: float | None
+    battery: float | None
+
+
+_TRACK_COLUMNS = (
+    Position.device_id,
+    Position.ts,
+    Position.lat,
+    Position.lon,
+    Position.speed_kmh,
+    Position.bearing,
+    Position.accuracy,
+    Position.battery,
+)
+
+
+def track(session: Session, *, device_id: str, since: datetime, until: datetime) -> list[TrackFix]:
+    """A device's fixes in [since, until), oldest first (served by the (device_id, ts) index, on
+    PostgreSQL in the month partitions the range touches)."""
+    rows = session.execute(
+        select(*_TRACK_COLUMNS)
         .where(Position.device_id == device_id, Position.ts >= since, Position.ts < until)
         .order_by(Position.ts)
-    ).all()
+    )
+    return [TrackFix(*row) for row in rows]

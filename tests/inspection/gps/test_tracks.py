@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from inspection.gps import filters, tracks
+from inspection.gps.geo import haversine_m
 from inspection.gps.schemas import Fix
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -111,3 +113,54 @@ def test_a_failing_step_is_logged_and_skipped(caplog: pytest.LogCaptureFixture) 
         "invalid", "the device marked this fix invalid (valid=false)"
     )
     assert "filter step broken failed" in caplog.text
+
+
+def _reference_simplify(points: list[P], tolerance_m: float) -> list[tuple[float, float]]:
+    """Douglas-Peucker written out point by point, as the vectorised one must behave."""
+    import math
+
+    from inspection.gps.geo import EARTH_RADIUS_M
+
+    lat0 = math.radians(sum(p.lat for p in points) / len(points))
+    scale = math.pi / 180 * EARTH_RADIUS_M
+    xy = [(p.lon * scale * math.cos(lat0), p.lat * scale) for p in points]
+
+    def dist(k: int, a: int, b: int) -> float:
+        (px, py), (ax, ay), (bx, by) = xy[k], xy[a], xy[b]
+        dx, dy = bx - ax, by - ay
+        t = (
+            0.0
+            if dx == dy == 0
+            else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)))
+        )
+        return math.hypot(px - ax - t * dx, py - ay - t * dy)
+
+    keep = {0, len(points) - 1}
+    stack = [(0, len(points) - 1)]
+    while stack:
+        first, last = stack.pop()
+        worst, worst_d = -1, tolerance_m
+        for k in range(first + 1, last):
+            if (d := dist(k, first, last)) > worst_d:
+                worst, worst_d = k, d
+        if worst >= 0:
+            keep.add(worst)
+            stack.extend(((first, worst), (worst, last)))
+    return [(points[k].lat, points[k].lon) for k in sorted(keep)]
+
+
+@pytest.mark.parametrize(("seed", "tolerance_m"), [(1, 5.0), (2, 1.0), (3, 50.0)])
+def test_simplify_matches_the_point_by_point_algorithm(seed: int, tolerance_m: float) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    points, lat, lon = [], LAT0, LON0
+    for k in range(2000):  # a wandering walk with loops back to the start (closed spans)
+        lat, lon = lat + rnd.gauss(0, 3e-5), lon + rnd.gauss(0, 3e-5)
+        points.append(P(T0 + timedelta(seconds=5 * k), lat, lon))
+    points.append(points[0])
+    line = tracks.simplify(points, tolerance_m=tolerance_m)
+    assert line == _reference_simplify(points, tolerance_m)
+    assert tracks.distance_m(points) == pytest.approx(
+        sum(haversine_m(a.lat, a.lon, b.lat, b.lon) for a, b in itertools.pairwise(points))
+    )
