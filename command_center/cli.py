@@ -131,6 +131,9 @@ def ingest(
     record: Annotated[
         bool, typer.Option(help="record each camera into MP4 segments in DATA_DIR/recordings")
     ] = False,
+    detect: Annotated[
+        bool, typer.Option(help="run the detector pipeline (MSCC_DETECTORS_CONFIG) on the analysed frames")
+    ] = True,
 ) -> None:
     """An ingest worker: pulls RTSP, decodes keyframes for analysis, reports camera health. With
     MSCC_REDIS_URL set, several workers on several machines share the cameras."""
@@ -143,19 +146,36 @@ def ingest(
     _setup_logging()
     if (config is None) == (not camera):
         raise _fail("give either --config FILE or one or more --camera ID=RTSP_URL", EXIT_CONFIG)
+    timezone = "Asia/Shanghai"
     try:
-        specs = (
-            specs_from_district(load_district(config))
-            if config is not None
-            else specs_from_args(camera or [])
-        )
+        if config is not None:
+            district = load_district(config)
+            specs, timezone = specs_from_district(district), district.timezone
+        else:
+            specs = specs_from_args(camera or [])
     except (ConfigError, ValueError) as exc:
         raise _fail(str(exc), EXIT_CONFIG) from exc
     if not specs:
         raise _fail("no enabled cameras to ingest", EXIT_CONFIG)
     settings = _settings()
     options = SupervisorOptions(record_dir=settings.recordings_dir if record else None)
-    asyncio.run(run_ingest(specs, settings, status_file=status_file, lease_ttl_s=lease_ttl, options=options))
+    from detectors.base import ModelError
+    from detectors.config import DetectorConfigError
+
+    try:
+        asyncio.run(
+            run_ingest(
+                specs,
+                settings,
+                status_file=status_file,
+                lease_ttl_s=lease_ttl,
+                options=options,
+                detect=detect,
+                timezone=timezone,
+            )
+        )
+    except (ModelError, DetectorConfigError) as exc:
+        raise _fail(f"detectors: {exc}", EXIT_CONFIG) from exc
 
 
 @app.command("check-config")

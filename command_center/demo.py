@@ -30,10 +30,12 @@ from command_center.serving import OsmAndListener
 from config.district import District
 from config.loader import load_district, sample_district_path
 from config.settings import Settings
+from detectors.config import load_detector_config
+from detectors.runner import DetectorPipeline
 from inspection.lab.simulation import run_lab_simulation
 from inspection.simulation import run_field_simulation
 from stream_ingest.cameras import specs_from_district
-from stream_ingest.frames import EvidenceStore, SnapshotStore
+from stream_ingest.frames import EvidenceStore, FrameQueue, SnapshotStore
 from stream_ingest.main import evidence_dir, snapshot_dir
 from stream_ingest.service import IngestService
 from stream_ingest.supervisor import SupervisorOptions
@@ -128,22 +130,41 @@ async def _serve(
     if osmand is not None:
         await osmand.start()
     phones = f"http://{options.host}:{options.osmand_port}" if options.osmand_port else base
+    evidence = EvidenceStore(evidence_dir(ctx.settings))
+    # The real detector pipeline on the simulated feeds: the face-mask scenes show real photos, so
+    # no_mask alerts come from the model. It loads before any camera connects, so a bad model fails now.
+    detector_config = load_detector_config(ctx.settings.detectors_config)
+    frames = FrameQueue(maxsize=detector_config.batch.queue)
     ingest = IngestService(
         cameras,
         publish=ctx.bus.publish,
         snapshots=SnapshotStore(snapshot_dir(ctx.settings)),
-        evidence=EvidenceStore(evidence_dir(ctx.settings)),
+        evidence=evidence,
+        frames=frames,
         options=SupervisorOptions(record_dir=ctx.settings.recordings_dir),
     )
+    pipeline = DetectorPipeline(
+        detector_config,
+        emit=ingest.emit,
+        evidence=evidence,
+        cameras={c.id: c for c in cameras},
+        timezone=district.timezone,
+    )
+    pipeline.start(frames)
     ingest_stop = asyncio.Event()
     _banner(district, options, base, time.monotonic() - started, cameras)
     camera_ids = [c.id for c in cameras]
     tasks = [
         asyncio.create_task(run_field_simulation(district, phones)),
         asyncio.create_task(ingest.run(ingest_stop)),
-        # Until the detector pipeline runs here, simulated detections stand in for it; supervisors
-        # (simulated too) work the cases they open, through the same HTTP API as people do.
-        asyncio.create_task(simulate_detections(ctx.bus, district, stop=ingest_stop, camera_ids=camera_ids)),
+        # No simulated scene shows a rodent, and the no-hat stage has no validated model: simulated
+        # detections (marked source "simulated") stand in for those two. Supervisors (simulated too)
+        # work the cases, through the same HTTP API as people do.
+        asyncio.create_task(
+            simulate_detections(
+                ctx.bus, district, stop=ingest_stop, camera_ids=camera_ids, violations={"no_hat", "rodent"}
+            )
+        ),
         asyncio.create_task(simulate_supervisors(district, base, password=DEMO_PASSWORD, stop=ingest_stop)),
         # The 8 labs post quick-test results over HTTP; the few failures become lab_failed cases.
         asyncio.create_task(run_lab_simulation(district, base, password=DEMO_PASSWORD, stop=ingest_stop)),
@@ -159,6 +180,7 @@ async def _serve(
     finally:
         ingest_stop.set()
         tasks[0].cancel()
+        await asyncio.to_thread(pipeline.stop)
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -325,8 +347,8 @@ def _banner(
         f"{len(district.labs)} labs posting results (a few fail: lab_failed cases).",
         f"Cameras: {len(cameras)} of {len(district.cameras)} fed by the RTSP camera simulator (--cameras), "
         "analysed and recorded by the ingest worker; snapshots at /api/cameras/{id}/snapshot.jpg",
-        "Detections: SIMULATED (no_mask, no_hat, rodent) until the detector pipeline lands; simulated",
-        "supervisors confirm, dismiss and follow up the cases they open.",
+        "Detections: no_mask by the real model on the face-mask scenes; no_hat and rodent SIMULATED (no",
+        "validated hat model, no rodent scene); simulated supervisors work the cases they open.",
         f"Data: {options.data_dir.resolve()} (SQLite, in-process event bus)",
         f"Ready in {seconds:.1f} s. Ctrl-C stops.",
     ]

@@ -38,7 +38,9 @@ def train(
     ] = True,
     low_light: Annotated[bool, typer.Option(help="stronger brightness/saturation augmentation")] = False,
 ) -> None:
-    """Fine-tune a YOLO detector on a YOLO dataset, offline, with a fixed seeded train/val split."""
+    """Fine-tune a YOLO detector on a YOLO dataset, offline. A dataset whose train and val name the same
+    images is split here with a fixed seed (by source unless --no-by-source); a dataset that names its own
+    split keeps it."""
     from detectors.training.dataset import DatasetError
     from detectors.training.train import TrainOptions
     from detectors.training.train import train as run_train

@@ -2,6 +2,7 @@
 # Installs mscc on a fresh Debian 12 machine: the system packages it needs (GStreamer RTSP server,
 # PyGObject, ffmpeg), then a virtual environment in .venv with the project and its dev tools.
 # Safe to run again: packages already present are not reinstalled, the venv is reused.
+# --train also installs the training extra (ultralytics, torch) for mscc train / export.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,7 +39,13 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv on $($python --version) with system site packages"
   "$python" -m venv --system-site-packages .venv
 fi
-echo "==> installing mscc into .venv"
+extras=dev
+if [ "${1:-}" = "--train" ]; then
+  # Training and the ultralytics backend: torch 2.14.1 / torchvision 0.29.1 (a ~6 GB CUDA build that runs
+  # on the CPU) come from this machine's local wheel store; the pipeline itself never needs them.
+  extras=dev,train
+fi
+echo "==> installing mscc[$extras] into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e ".[$extras]"
 echo "==> done. Start the demo with: .venv/bin/mscc demo"

@@ -48,11 +48,16 @@ async def simulate_detections(
     stop: asyncio.Event,
     camera_ids: Collection[str] | None = None,
     seed: int = 11,
+    violations: Collection[str] | None = None,
 ) -> None:
     """Publish a detection on a random restaurant camera about every ``every_s`` seconds until ``stop``:
     no_mask (validated), no_hat (not validated) and, at night in the district's time zone, mostly
     rodents. A third of them come as a short burst (the same problem seen again), which the case
-    collects. ``camera_ids`` limits them to the cameras the demo simulates."""
+    collects. ``camera_ids`` limits them to the cameras the demo simulates; ``violations`` to the types
+    no real detector covers in the demo."""
+    kinds = [v for v in _VIOLATIONS if violations is None or v[0] in violations]
+    if not kinds:
+        return
     streets = {r.id: r.street for r in district.restaurants}
     cameras = [
         (c.id, c.owner.id, streets[c.owner.id])
@@ -72,8 +77,8 @@ async def simulate_detections(
             return
         camera, restaurant, street = rng.choice(cameras)
         night = _is_night(tz)
-        weights = [night_w if night else day_w for _, _, day_w, night_w in _VIOLATIONS]
-        violation, validated, _, _ = rng.choices(_VIOLATIONS, weights)[0]
+        weights = [night_w if night else day_w for _, _, day_w, night_w in kinds]
+        violation, validated, _, _ = rng.choices(kinds, weights)[0]
         for repeat in range(rng.choice((1, 1, 2, 3))):
             if repeat:
                 await _pause(stop, every_s * rng.uniform(0.1, 0.3))

@@ -41,9 +41,14 @@ class TrainOptions:
 def train(options: TrainOptions) -> Path:
     """Split, train and validate; returns the best weights. Progress bars are ultralytics' own."""
     dataset = load_dataset(options.data)
-    train_imgs, val_imgs = split_by_source(
-        dataset.train, val_fraction=options.val_fraction, seed=options.seed, by_source=options.by_source
-    )
+    if set(dataset.train) == set(dataset.val):
+        # One pool of images (the shared sets say train: images, val: images): split it here.
+        train_imgs, val_imgs = split_by_source(
+            dataset.train, val_fraction=options.val_fraction, seed=options.seed, by_source=options.by_source
+        )
+    else:
+        # The YAML already names a split (e.g. one written by an earlier run): keep it.
+        train_imgs, val_imgs = list(dataset.train), list(dataset.val)
     split_dir = options.out / "split"
     data_yaml = write_split(dataset, train_imgs, val_imgs, split_dir, relative=False)
     log.info(
