@@ -108,3 +108,18 @@ def test_a_pool_is_split_by_source_with_a_fixed_seed(tmp_path: Path) -> None:
     assert (
         source_of(Path("Awesome--Amazing-Rat-Tricks_3690_jpg.rf.0832ff.jpg")) == "Awesome--Amazing-Rat-Tricks"
     )
+
+
+def test_yolox_on_the_photo_shipped_in_the_ultralytics_wheel(train_extra: None) -> None:
+    import cv2
+
+    spec = importlib.util.find_spec("ultralytics")
+    assert spec is not None and spec.submodule_search_locations
+    bus = Path(next(iter(spec.submodule_search_locations))) / "assets" / "bus.jpg"
+    image = cv2.imread(str(bus))
+    assert image is not None, bus
+    cfg = load_detector_config()
+    backend = load_backend(next(m for m in cfg.models if m.name == "person"), base_dir=cfg.base_dir)
+    det = backend.detect([np.asarray(image, np.uint8)])[0]
+    # The well-known street photo: a bus and the people walking in front of it.
+    assert "bus" in det.labels and det.labels.count("person") >= 3
