@@ -236,10 +236,13 @@ def recipe_for(name: str, size: Size, seconds: float | None = None) -> Recipe | 
 
 
 def default_scene_names() -> list[str]:
-    """The scenes cameras cycle through: the kitchens, plus ``facemask`` when the dataset is present."""
+    """The scenes cameras cycle through: the kitchens, plus ``facemask-nomask`` (an unmasked face held
+    10 s, long enough for the detectors to confirm it) and ``facemask-masked`` (masks only, which must
+    raise nothing) when the dataset is present. The mixed ``facemask`` slideshow changes photo every 4 s,
+    shorter than a confirmation takes, so it is for tests, not for the demo's cameras."""
     names = list(KITCHEN_SCENES)
     if choose_photos() is not None:
-        names.append("facemask")
+        names += ["facemask-nomask", "facemask-masked"]
     return names
 
 
