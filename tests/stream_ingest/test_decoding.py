@@ -5,6 +5,7 @@ pixel format and size comes out as BGR at the analysis width."""
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import av
 import cv2
@@ -23,6 +24,34 @@ def picture(i: int, width: int, height: int) -> np.ndarray:
     coarse = np.random.default_rng(7).integers(0, 40, (9, 16, 3), dtype=np.uint8)
     scene = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).astype(np.int16)
     return np.clip(scene + 20 + 5 * i, 0, 255).astype(np.uint8)
+
+
+# Saturated colours (BGR) in a 4 x 2 grid: where colour conversions differ most.
+BLOCKS = [
+    ((x / 4, y / 2), colour)
+    for (x, y), colour in zip(
+        [(x, y) for y in range(2) for x in range(4)],
+        [
+            (0, 0, 220),
+            (0, 200, 0),
+            (220, 0, 0),
+            (0, 220, 220),
+            (220, 0, 220),
+            (220, 220, 0),
+            (30, 30, 30),
+            (235, 235, 235),
+        ],
+        strict=True,
+    )
+]
+
+
+def colour_blocks(width: int, height: int) -> np.ndarray:
+    """A test card of saturated colour blocks."""
+    image = np.zeros((height, width, 3), np.uint8)
+    for (x, y), colour in BLOCKS:
+        image[int(y * height) : int((y + 0.5) * height), int(x * width) : int((x + 0.25) * width)] = colour
+    return image
 
 
 def encode(
@@ -97,24 +126,34 @@ def test_analysis_decode_without_deblocking_matches_a_full_decode() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "pix_fmt", "expected"),
+    ("size", "pix_fmt", "tags", "expected"),
     [
-        ((1280, 720), "yuv420p", (640, 360)),  # the fast path: planes shrunk, then converted
-        ((1280, 720), "yuvj420p", (640, 360)),  # full range: libswscale
-        ((640, 360), "yuv420p", (640, 360)),  # already small: converted only
-        ((704, 576), "yuv420p", (640, 524)),  # D1 PAL, not a multiple of 640
-        ((1920, 1080), "yuv422p", (640, 360)),
+        ((1280, 720), "yuv420p", {}, (640, 360)),  # the fast path: planes shrunk, then converted
+        ((1280, 720), "yuvj420p", {}, (640, 360)),  # full range: libswscale
+        ((1280, 720), "yuv420p", {"dst_color_range": 2}, (640, 360)),  # full range, as FFmpeg 8 tags it
+        ((1280, 720), "yuv420p", {"dst_colorspace": "ITU709"}, (640, 360)),  # HD colours
+        ((640, 360), "yuv420p", {}, (640, 360)),  # already small: converted only
+        ((704, 576), "yuv420p", {}, (640, 524)),  # D1 PAL, not a multiple of 640
+        ((1920, 1080), "yuv422p", {}, (640, 360)),
     ],
 )
 def test_conversion_to_the_analysis_picture(
-    size: tuple[int, int], pix_fmt: str, expected: tuple[int, int]
+    size: tuple[int, int], pix_fmt: str, tags: dict[str, Any], expected: tuple[int, int]
 ) -> None:
     width, height = size
-    bgr = picture(3, width, height)
-    frame = VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format=pix_fmt)
+    bgr = colour_blocks(width, height)
+    frame = VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format=pix_fmt, **tags)
+    if "dst_colorspace" in tags:
+        frame.colorspace = 1  # tagged BT.709, as a camera's decoder reports it
     image = AnalysisPicture(640).convert(frame)
     assert (image.shape[1], image.shape[0]) == expected == analysis_size(width, height, 640)
     assert image.dtype == np.uint8 and image.flags.c_contiguous
     # Compared with a plain resize of the original: the same picture, colours included.
     reference = cv2.resize(bgr, expected, interpolation=cv2.INTER_AREA)
     assert psnr(image, reference) > 30
+    # Each block keeps its colour: a wrong matrix (BT.601 for BT.709) or range shifts them by 10-34.
+    for (x, y), _ in BLOCKS:
+        box = np.s_[int(y * image.shape[0]) + 8 : int((y + 0.5) * image.shape[0]) - 8,
+                    int(x * image.shape[1]) + 8 : int((x + 0.25) * image.shape[1]) - 8]  # fmt: skip
+        shift = image[box].reshape(-1, 3).mean(axis=0) - reference[box].reshape(-1, 3).mean(axis=0)
+        assert np.abs(shift).max() < 6  # rounding alone: up to 4
