@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter("mscc_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -20,16 +20,36 @@ HTTP_LATENCY = Histogram(
 def install(app: FastAPI) -> None:
     """Count every request under its route template (``/api/restaurants/{restaurant_id}``), so that
     ids in paths cannot explode the number of time series."""
+    app.add_middleware(_Measure)
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+
+class _Measure:
+    """The counting middleware, plain ASGI: ``@app.middleware("http")`` (BaseHTTPMiddleware) costs a task
+    and a memory stream per request, about a tenth of the server's CPU at 1,000 OsmAnd requests/s."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "<unmatched>")
-        HTTP_REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(template).observe(time.perf_counter() - start)
-        return response
+        status = 500  # an exception before the response started ends as a 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # The router put the matched route into the scope on its way in.
+            template = getattr(scope.get("route"), "path", "<unmatched>")
+            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
+            HTTP_LATENCY.labels(template).observe(time.perf_counter() - start)
 
 
 def render() -> Response:
