@@ -25,6 +25,7 @@ from command_center.outbound import flows as outbound
 from config.district import District
 from config.settings import Settings
 from inspection.gps import flows as gps_flows
+from inspection.gps.ingest import PositionWriter
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,13 @@ def create_app(
         district=district,
     )
     consumers.register(ctx)
+    positions = ctx.positions = PositionWriter(ctx)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ctx.bus.start()
         log.info("event bus %s started", ctx.bus.name)
+        await positions.start()
         # Periodic jobs: recording retention, case escalation, events out, positions storage upkeep
         # (further jobs join this list).
         stop_jobs = asyncio.Event()
@@ -84,6 +87,7 @@ def create_app(
         finally:
             stop_jobs.set()
             await asyncio.gather(*jobs, return_exceptions=True)
+            await positions.stop()
             await recordings.close()
             await ctx.bus.close()
             engine.dispose()

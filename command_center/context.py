@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from command_center.events.bus import EventBus
     from command_center.live.hub import LiveHub
     from command_center.recordings.flows import Recordings
+    from inspection.gps.ingest import PositionWriter
 
 
 @dataclass
@@ -29,4 +30,5 @@ class AppContext:
     hub: LiveHub
     district: District | None = None
     recordings: Recordings | None = None  # set when the consumers are registered
+    positions: PositionWriter | None = None  # writes incoming GPS fixes; started with the app
     extra: dict[str, object] = field(default_factory=dict)

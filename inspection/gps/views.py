@@ -15,12 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from command_center.auth.principal import Principal
 from command_center.context import AppContext
-from command_center.deps import BusDep, ContextDep, PrincipalDep, SessionDep, require_roles
+from command_center.deps import ContextDep, PrincipalDep, SessionDep, require_roles
 from command_center.district.models import Restaurant
 from config.clock import as_utc_or_none
 from inspection.gps import geofence, pending, service, tracks
 from inspection.gps.filters import SOFT_REASONS
 from inspection.gps.flows import publish_positions
+from inspection.gps.ingest import PositionWriter
 from inspection.gps.osmand import OsmAndError, parse_osmand
 from inspection.gps.schemas import (
     ApprovedOut,
@@ -48,15 +49,17 @@ _TRACK_POINTS = TypeAdapter(list[PositionOut])
 _MAX_OSMAND_BODY = 16 * 1024
 
 
-def _store(ctx: AppContext, fixes: list[Fix]) -> tuple[list[tuple[Fix, service.DeviceOwner]], BatchResult]:
-    with ctx.sessions() as session, session.begin():
-        out = service.store_fixes(session, fixes, hold_unknown=ctx.settings.unknown_devices == "hold")
-    return out.stored, BatchResult(accepted=len(out.stored), rejected=out.rejected, held=out.held)
+async def _write(ctx: AppContext, fixes: list[Fix]) -> BatchResult:
+    """Store fixes through the app's group-committing writer (alone when there is none)."""
+    return await (ctx.positions or PositionWriter(ctx)).write(fixes)
 
 
 @router.api_route("/osmand", methods=["GET", "POST"], response_class=PlainTextResponse)
-async def osmand(request: Request, ctx: ContextDep) -> PlainTextResponse:
+async def osmand(request: Request) -> PlainTextResponse:
     """OsmAnd protocol (phone tracker apps): query string, form or JSON body; 200 on accept, else 400."""
+    # Not through ContextDep: a plain-function dependency runs in the thread pool, a thread hop per
+    # request that costs as much as the rest of this view.
+    ctx: AppContext = request.app.state.ctx
     params: dict[str, Any] = dict(request.query_params)
     if request.method == "POST":
         body = await request.body()
@@ -67,7 +70,7 @@ async def osmand(request: Request, ctx: ContextDep) -> PlainTextResponse:
         fix = parse_osmand(params)
     except OsmAndError as exc:
         return PlainTextResponse(str(exc), status.HTTP_400_BAD_REQUEST)
-    stored, result = await run_in_threadpool(_store, ctx, [fix])
+    result = await _write(ctx, [fix])
     if result.held:
         # Kept, not lost: a 200 stops the phone resending it while an admin decides.
         return PlainTextResponse(f"OK (held: {result.held[0].reason})")
@@ -77,7 +80,6 @@ async def osmand(request: Request, ctx: ContextDep) -> PlainTextResponse:
             # Not the phone's fault: a 200 stops it resending the same fix for ever.
             return PlainTextResponse(f"OK (filtered: {dropped.code})")
         return PlainTextResponse(dropped.reason, status.HTTP_400_BAD_REQUEST)
-    await publish_positions(ctx.bus, stored)
     return PlainTextResponse("OK")
 
 
@@ -110,10 +112,9 @@ _Writer = Annotated[Principal, Depends(require_roles("district_admin", "street_s
 
 
 @router.post("/api/positions")
-async def post_positions(batch: BatchIn, ctx: ContextDep, bus: BusDep, principal: _Writer) -> BatchResult:
+async def post_positions(batch: BatchIn, ctx: ContextDep, principal: _Writer) -> BatchResult:
     """Store a batch of fixes; each rejected fix is reported with its index and reason."""
-    stored, result = await run_in_threadpool(_store, ctx, batch.positions)
-    await publish_positions(bus, stored)
+    result = await _write(ctx, batch.positions)
     if result.rejected:
         log.info("%s rejected %s of %s fixes", principal.username, len(result.rejected), len(batch.positions))
     return result
