@@ -72,7 +72,11 @@ def open_source(url: str, options: SourceOptions | None = None) -> Source:
     }
     started = time.monotonic()
     try:
-        container = av.open(url, options=av_options, timeout=(opts.open_timeout_s, opts.read_timeout_s))
+        # PyAV's own timeout bounds the open as a whole. Reads rely on FFmpeg's socket timeout alone:
+        # PyAV checks its read timeout in a callback that takes Python's GIL, and FFmpeg calls it on
+        # every socket read, several times per video packet, which with hundreds of camera threads
+        # became the largest single cost of receiving.
+        container = av.open(url, options=av_options, timeout=(opts.open_timeout_s, None))
     except Exception as exc:  # every failure is mapped to one domain error
         # A server that accepts and then says nothing surfaces as "invalid data" once FFmpeg gives up:
         # what identifies it is that the whole timeout went by.
