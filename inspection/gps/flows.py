@@ -39,9 +39,9 @@ async def publish_positions(bus: EventBus, stored: list[tuple[Fix, DeviceOwner]]
 
 
 async def storage_job(ctx: AppContext, stop: asyncio.Event, every_s: float = STORAGE_EVERY_S) -> None:
-    """At start-up and every ``every_s``: month partitions of the positions created ahead and closed
-    months ordered by device (:func:`inspection.gps.storage.maintain`; nothing on SQLite). A failure is
-    logged and tried again next time: until then fixes land in the default partition, never lost."""
+    """At start-up and every ``every_s``: the month partitions of the positions created ahead
+    (:func:`inspection.gps.storage.maintain`; nothing on SQLite). A failure is logged and tried again
+    next time: until then fixes land in the default partition, never lost."""
     while not stop.is_set():
         try:
             await asyncio.to_thread(storage.maintain, ctx.engine)

@@ -1,21 +1,21 @@
-"""Tracks at year scale on PostgreSQL: monthly partitions of ``positions``, created ahead and re-ordered
-by device once a month is closed.
+"""Tracks at year scale on PostgreSQL: ``positions`` partitioned by month, the months created ahead.
 
-Why (measured with ``bench/tracks.py``): fixes arrive in time order from every device at once, so one
-inspector-day at 1 fix per 5 s (17,280 rows) is spread over every heap page of that day, about 5,300
-pages shared with the other 19 inspectors. The ``(device_id, ts)`` index finds the rows at once, but
-reading those pages from disk took 0.6 to 1.4 s. Stored in ``(device_id, ts)`` order the same day is
-about 300 consecutive pages (about 0.08 s cold). Re-ordering (``CLUSTER``) rewrites a table under an
-exclusive lock, which is impossible for one table holding a year that is written all the time, and
-cheap for one month that no longer receives fixes: hence partitions by month, and ``CLUSTER`` of each
-month once no fix can land in it any more (the filter chain refuses fixes older than
-:attr:`FilterConfig.max_age`). The current month stays in arrival order; it is the one in the cache.
-Old months can be detached or dropped whole should a retention period be set.
+What makes a track fast is the ``(device_id, ts)`` index that carries the track's columns (migration
+0009): a day of one inspector is one run of consecutive index pages, read by an index-only scan. Fixes
+arrive in time order from every device at once, so without it an inspector-day at 1 fix / 5 s (17,280
+rows) is spread over every heap page of that day, about 5,300 pages shared with the 19 others: 0.5 s
+and more from disk, against about 0.06 s for the index-only scan (``bench/tracks.py``). Re-ordering
+closed months by device (``CLUSTER``) was measured too: as fast for old months, but the month being
+written stayed slow and each month needed an exclusive lock while it was rewritten.
 
-Migration 0008 makes the table partitioned (PostgreSQL only; SQLite keeps one table).
-:func:`maintain` runs at start-up and every few hours (:func:`inspection.gps.flows.storage_job`); on
-SQLite it does nothing. Fixes outside every month partition land in ``positions_default`` and are
-moved into their month when it is created, so an insert never fails for want of a partition.
+Partitions by month keep each index and each vacuum to one month, let old months be detached or
+dropped whole should a retention period be set, and keep the index-only scans index-only: every month
+is vacuumed after 20,000 new fixes, so the visibility map lags by minutes, not by a fifth of a month.
+
+Migration 0008 made the table partitioned (PostgreSQL only; SQLite keeps one table). :func:`maintain`
+runs at start-up and every few hours (:func:`inspection.gps.flows.storage_job`); on SQLite it does
+nothing. Fixes outside every month partition land in ``positions_default`` and move into their month
+when it is created, so an insert never fails for want of a partition.
 """
 
 from __future__ import annotations
@@ -23,30 +23,27 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, text
-
-from inspection.gps.filters import FilterConfig
 
 log = logging.getLogger(__name__)
 
 PARENT = "positions"
 DEFAULT_PARTITION = "positions_default"
 MONTHS_AHEAD = 2
-# After its end plus this, a month receives no more fixes (older ones are refused): safe to re-order.
-SETTLE = FilterConfig().max_age + timedelta(days=1)
+# Index-only scans need the visibility map: vacuum a month every this many new fixes.
+VACUUM_OFTEN = "autovacuum_vacuum_insert_threshold = 20000, autovacuum_vacuum_insert_scale_factor = 0"
 _MONTH_NAME = re.compile(r"^positions_y(\d{4})m(\d{2})$")
-_LOCK_KEY = 0x6D73_6363_7073  # one maintainer at a time across processes ("msccps")
+_LOCK_KEY = 0x6D73_6363_7073  # "msccps"
 
 
 @dataclass(frozen=True)
 class MonthPartition:
-    """One month partition of ``positions``; ``ordered`` once it was re-ordered by device."""
+    """One month partition of ``positions``."""
 
     name: str
     month: datetime
-    ordered: bool
 
     @property
     def end(self) -> datetime:
@@ -60,7 +57,6 @@ class MaintenanceReport:
 
     created: list[str] = field(default_factory=list)
     moved_from_default: int = 0
-    ordered: list[str] = field(default_factory=list)
 
 
 def month_start(ts: datetime) -> datetime:
@@ -93,18 +89,18 @@ def month_partitions(conn: Connection) -> list[MonthPartition]:
     """The month partitions of ``positions``, oldest first (partitions named otherwise are ignored)."""
     rows = conn.execute(
         text(
-            "SELECT c.relname,"
-            " EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisclustered)"
-            " FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid WHERE h.inhparent = to_regclass(:t)"
+            "SELECT c.relname FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid"
+            " WHERE h.inhparent = to_regclass(:t)"
         ),
         {"t": PARENT},
     )
     found = []
-    for name, ordered in rows:
+    for (name,) in rows:
         match = _MONTH_NAME.match(name)
         if match:
-            month = datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
-            found.append(MonthPartition(name=name, month=month, ordered=bool(ordered)))
+            found.append(
+                MonthPartition(name=name, month=datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC))
+            )
     return sorted(found, key=lambda p: p.month)
 
 
@@ -117,7 +113,7 @@ def create_month(conn: Connection, month: datetime) -> tuple[bool, int]:
         return False, 0
     end = next_month(month)
     # Built apart and attached: a month's fixes that fell into the default partition move with it.
-    conn.execute(text(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS)"))
+    conn.execute(text(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS) WITH ({VACUUM_OFTEN})"))
     # Table names come from constants and digits; the values are bound.
     move = (
         "WITH moved AS (DELETE FROM {0} WHERE ts >= :lo AND ts < :hi RETURNING *)"
@@ -133,35 +129,18 @@ def create_month(conn: Connection, month: datetime) -> tuple[bool, int]:
     return True, max(moved, 0)
 
 
-def order_month(conn: Connection, partition: MonthPartition) -> None:
-    """Rewrite one month in ``(device_id, ts)`` order (``CLUSTER``; an exclusive lock on that month
-    for the rewrite, about a minute for 10 M fixes), then refresh its statistics."""
-    index = conn.execute(
-        text(
-            "SELECT i.indexrelid::regclass::text"
-            " FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid"
-            " WHERE h.inhparent = to_regclass('ix_positions_device_ts') AND i.indrelid = to_regclass(:n)"
-        ),
-        {"n": partition.name},
-    ).scalar()
-    if index is None:
-        raise RuntimeError(f"{partition.name} has no (device_id, ts) index")
-    conn.execute(text(f"CLUSTER {partition.name} USING {index}"))
-    conn.execute(text(f"ANALYZE {partition.name}"))
-
-
 def maintain(
     engine: Engine, *, now: datetime | None = None, months_ahead: int = MONTHS_AHEAD
 ) -> MaintenanceReport:
-    """Create month partitions up to ``months_ahead`` after ``now``'s month (and any month that has fixes
-    in the default partition), then re-order the closed months that are not yet (oldest first, one
-    transaction each). Nothing to do on SQLite or before migration 0008."""
+    """Create the month partitions up to ``months_ahead`` after ``now``'s month, and those of any month
+    that has fixes in the default partition (moving them in). Nothing to do on SQLite or before
+    migration 0008."""
     report = MaintenanceReport()
-    at = now or datetime.now(UTC)
-    current = month_start(at)
+    current = month_start(now or datetime.now(UTC))
     with engine.begin() as conn:
         if not is_partitioned(conn):
             return report
+        # One maintainer at a time across processes.
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         stray = conn.execute(
             text(f"SELECT DISTINCT date_trunc('month', ts, 'UTC') FROM {DEFAULT_PARTITION}")  # noqa: S608
@@ -176,21 +155,10 @@ def maintain(
             if created:
                 report.created.append(partition_name(month))
                 report.moved_from_default += moved
-        closed = [p.name for p in month_partitions(conn) if not p.ordered and p.end + SETTLE <= at]
-    for name in closed:
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            # Another process may have ordered it while this one waited for the lock.
-            partition = next((p for p in month_partitions(conn) if p.name == name and not p.ordered), None)
-            if partition is None:
-                continue
-            order_month(conn, partition)
-        report.ordered.append(name)
-    if report.created or report.ordered:
+    if report.created:
         log.info(
-            "positions storage: created %s (%s fixes moved from the default partition), ordered %s",
+            "positions storage: created %s (%s fixes moved from the default partition)",
             report.created,
             report.moved_from_default,
-            report.ordered,
         )
     return report
