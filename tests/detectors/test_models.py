@@ -17,7 +17,7 @@ from tests.services import unavailable
 MODELS = Path(__file__).resolve().parents[2] / "detectors" / "models"
 
 
-@pytest.mark.parametrize(("model", "split"), [("no_mask", "facemask")])
+@pytest.mark.parametrize(("model", "split"), [("no_mask", "facemask"), ("rodent", "rodent")])
 def test_committed_model_reproduces_its_metrics(model: str, split: str) -> None:
     cfg = load_detector_config()
     spec = next((m for m in cfg.models if m.name == model), None)
