@@ -38,6 +38,12 @@ class RuleSpec(_Strict):
     )
     region_iou: float = Field(0.2, gt=0, lt=1, title="IoU that makes two boxes the same region")
     night_only: bool = Field(False, title="Only between night.start and night.end")
+    veto_on: list[str] = Field(
+        default_factory=list,
+        title="Classes that veto a sighting",
+        description="classes of the veto model (e.g. person, cat, dog): a sighting lying mostly on one of "
+        "them is dropped; the veto model runs only on frames with such sightings",
+    )
 
     @model_validator(mode="after")
     def _k_le_n(self) -> RuleSpec:
@@ -107,6 +113,7 @@ class DetectorConfig(_Strict):
     batch: BatchSpec = Field(default_factory=BatchSpec, title="Batching")
     night: NightSpec = Field(default_factory=NightSpec, title="Night rodent rule")
     hat: HatSpec = Field(default_factory=HatSpec, title="No-hat stage")
+    veto_model: str | None = Field("person", title="Model whose classes rules may name in veto_on")
     base_dir: Path | None = Field(None, title="Folder model files resolve against (set by the loader)")
 
     @model_validator(mode="after")
@@ -119,6 +126,11 @@ class DetectorConfig(_Strict):
             for violation in m.violations.values():
                 if violation not in self.rules:
                     raise ValueError(f"model {m.name!r} maps to violation {violation!r}, which has no rule")
+        vetoing = [v for v, r in self.rules.items() if r.veto_on]
+        if vetoing and (self.veto_model is None or self.veto_model not in names):
+            raise ValueError(
+                f"rules {vetoing} name veto_on classes, but veto_model {self.veto_model!r} is not a model"
+            )
         if self.night.enabled and self.night.person_model and self.night.person_model not in names:
             raise ValueError(f"night.person_model {self.night.person_model!r} is not a configured model")
         return self

@@ -51,6 +51,7 @@ class PipelineStats:
     batches: int = 0
     inferred: dict[str, int] = field(default_factory=dict)
     alerts: int = 0
+    vetoed: int = 0  # sightings dropped because they lay on a vetoing class (a person, a cat)
 
 
 class DetectorPipeline:
@@ -106,7 +107,7 @@ class DetectorPipeline:
         if run:
             self.stats.batches += 1
         detections = self._infer(self._violation_models, run)
-        persons = self._people(run, motions)
+        persons = self._people(run, motions, detections)
         alerts = []
         for frame in good:
             motion = motions[id(frame)]
@@ -146,23 +147,43 @@ class DetectorPipeline:
         return out
 
     def _people(
-        self, run: Sequence[AnalysedFrame], motions: Mapping[int, MotionResult]
+        self,
+        run: Sequence[AnalysedFrame],
+        motions: Mapping[int, MotionResult],
+        detections: Mapping[tuple[str, int], Detections],
     ) -> dict[tuple[str, int], Detections]:
-        """Run the person model where a stage needs people: every frame for the no-hat stage, and the
-        night frames with moving blobs for the night rodent rule."""
+        """Run the person model where a stage needs people: every frame for the no-hat stage, the night
+        frames with moving blobs for the night rodent rule, and the frames holding a sighting whose rule
+        can be vetoed (a "rodent" on a person's head is the rodent model's typical false alarm)."""
         wanted: dict[str, list[AnalysedFrame]] = {}
+
+        def want(model: str | None, frames: Sequence[AnalysedFrame]) -> None:
+            if model is None:
+                return
+            have = wanted.setdefault(model, [])
+            have.extend(f for f in frames if all(f is not g for g in have))
+
         if self.hat is not None:
-            wanted.setdefault(self.config.hat.person_model, []).extend(run)
-        night_model = self.config.night.person_model
-        if night_model is not None:
-            night = [f for f in run if self._night_candidate(f, motions[id(f)])]
-            frames = wanted.setdefault(night_model, [])
-            frames.extend(f for f in night if all(f is not g for g in frames))
+            want(self.config.hat.person_model, run)
+        want(self.config.night.person_model, [f for f in run if self._night_candidate(f, motions[id(f)])])
+        want(self.config.veto_model, [f for f in run if self._vetoable(f, detections)])
         out: dict[tuple[str, int], Detections] = {}
         for model, frames in wanted.items():
             if model in self.backends:
                 out.update(self._infer([model], frames))
         return out
+
+    def _vetoable(self, frame: AnalysedFrame, detections: Mapping[tuple[str, int], Detections]) -> bool:
+        for name in self._violation_models:
+            det = detections.get((name, id(frame)))
+            if det is None:
+                continue
+            for label, score in zip(det.labels, det.scores, strict=True):
+                violation = self.backends[name].spec.violations.get(label)
+                rule = self.config.rule(violation) if violation else None
+                if rule is not None and rule.veto_on and score >= rule.min_score:
+                    return True
+        return False
 
     def _night_candidate(self, frame: AnalysedFrame, motion: MotionResult) -> bool:
         spec = self.config.night
@@ -203,13 +224,26 @@ class DetectorPipeline:
             observations.extend(
                 self.night.update(frame.camera_id, frame.ts.timestamp(), motion, present, zones)
             )
-            # A cat or dog is not a rat: drop model sightings of rodents on top of one.
-            pets = people.of_class("cat", "dog")
-            if len(pets):
-                observations = [
-                    o for o in observations if o.violation != "rodent" or not _overlaps(o.box, pets, w, h)
-                ]
+        vetoes = persons.get((self.config.veto_model, id(frame))) if self.config.veto_model else None
+        if vetoes is not None:
+            observations = [o for o in observations if not self._vetoed(o, vetoes, w, h)]
         return observations, checked
+
+    def _vetoed(self, obs: Observation, vetoes: Detections, w: int, h: int) -> bool:
+        """A model sighting lying mostly (half its area or more) on a vetoing class: a cat is not a rat,
+        and neither is a person's hair."""
+        classes = self.config.rule(obs.violation).veto_on
+        if obs.source != "model" or not classes:
+            return False
+        others = vetoes.of_class(*classes)
+        x1, y1, x2, y2 = obs.box[0] * w, obs.box[1] * h, obs.box[2] * w, obs.box[3] * h
+        area = max((x2 - x1) * (y2 - y1), 1e-6)
+        for ox1, oy1, ox2, oy2 in others.boxes:
+            inter = max(0.0, min(x2, ox2) - max(x1, ox1)) * max(0.0, min(y2, oy2) - max(y1, oy1))
+            if inter / area >= 0.5:
+                self.stats.vetoed += 1
+                return True
+        return False
 
     def _raise(self, frame: AnalysedFrame, confirmation: Confirmation) -> AlertCreated:
         evidence = store_evidence(
@@ -290,11 +324,3 @@ def load_backends(config: DetectorConfig) -> dict[str, Backend]:
     """Load every enabled model of ``config`` (raises :class:`detectors.base.ModelError` at once)."""
     base = Path(config.base_dir) if config.base_dir else None
     return {m.name: load_backend(m, base_dir=base) for m in config.models if m.enabled}
-
-
-def _overlaps(box: tuple[float, float, float, float], others: Detections, w: int, h: int) -> bool:
-    x1, y1, x2, y2 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
-    for ox1, oy1, ox2, oy2 in others.boxes:
-        if min(x2, ox2) > max(x1, ox1) and min(y2, oy2) > max(y1, oy1):
-            return True
-    return False

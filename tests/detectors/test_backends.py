@@ -74,6 +74,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     path.write_text("modles: []\n")
     with pytest.raises(DetectorConfigError, match="modles"):
         load_detector_config(path)
+    path.write_text("rules: {rodent: {veto_on: [person]}}\nnight: {person_model: null}\n")
+    with pytest.raises(DetectorConfigError, match="veto_model 'person' is not a model"):
+        load_detector_config(path)
     path.write_text("rules: {no_mask: {k: 6, n: 5}}\n")
     with pytest.raises(DetectorConfigError, match=r"k \(6\) cannot exceed n \(5\)"):
         load_detector_config(path)
