@@ -62,6 +62,9 @@ from stream_ingest.simulator import CameraSimulator, default_cache_dir, ensure_s
 from stream_ingest.simulator.facemask import dataset_dir
 from stream_ingest.worker import CameraSpec
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from bench.report import print_rows, ratio, verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAINED = ROOT / "detectors" / "models" / "no_mask.pt"
 PROVISIONAL = Path("/tmp/mask_last.pt")  # noqa: S108 - a checkpoint left there by a training run
@@ -69,28 +72,6 @@ SCENES = ("facemask-nomask", "facemask-masked", "kitchen-a", "kitchen-b")
 TARGET_RATIO = 1.6
 LATENCY_MARGIN_S = 1.5
 CORES = os.cpu_count() or 1
-
-
-def ratio(a: float, b: float | None) -> str:
-    """``a / b`` as '1.23x', or '-' when there is no b."""
-    return f"{a / b:.2f}x" if b else "-"
-
-
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
-
-
-def print_rows(rows: Sequence[Sequence[str]]) -> None:
-    """A plain text table: the first row is the header, the first column left-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        cells = [
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  " + "  ".join(cells).rstrip())
-        if n == 0:
-            print("  " + "  ".join("-" * w for w in widths))
 
 
 def machine_cpu_s() -> tuple[float, float]:
@@ -257,7 +238,7 @@ def throughput(args: argparse.Namespace, workdir: Path) -> None:
             timings.label, f"{1000 * timings.median:.1f}", timings.spread(), f"{1 / timings.median:.1f}",
             ratio(base, timings.median), str(timings.detections) if timings.detections else "",
         ])  # fmt: skip
-    print_rows(rows)
+    print_rows(rows, indent="  ")
     print(
         f"  batch 1 unless said; detections = boxes at score >= 0.25 over the {len(frames)} photos (the "
         "two runtimes of one model should nearly agree); the rows below the first two are for information"
@@ -525,7 +506,7 @@ def report_end_to_end(results: Sequence[PhaseResult], scenes: Sequence[str], int
             f"{r.cpu_per_frame_ms:.1f}", ratio(r.cpu_per_frame_ms, ungated.cpu_per_frame_ms),
             f"{100 * r.cpu_s / r.seconds:.0f}", f"{r.machine_pct:.0f} of {100 * CORES}", f"{r.ready_s:.0f} s",
         ])  # fmt: skip
-    print_rows(rows)
+    print_rows(rows, indent="  ")
     print(
         "  CPU = the phase process (ingest decoding included, simulator not); machine % = everything "
         "running, other work included"
@@ -543,7 +524,7 @@ def report_end_to_end(results: Sequence[PhaseResult], scenes: Sequence[str], int
         if expected is not None:
             ok = ok and all(c == expected for c in counts)
         rows.append([cam, scene, *map(str, counts), f"{max(lat):.2f}" if lat else ""])
-    print_rows(rows)
+    print_rows(rows, indent="  ")
     others = sorted(
         {(a.camera_id, a.violation) for r in results for a in r.alerts if a.violation != "no_mask"}
     )

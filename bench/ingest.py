@@ -58,6 +58,9 @@ from stream_ingest.source import StreamError, open_source
 from stream_ingest.supervisor import SupervisorOptions
 from stream_ingest.worker import CameraSpec
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+from bench.report import print_rows, ratio, verdict
+
 Kind = Literal["naive", "demux", "ingest", "record"]
 TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
@@ -557,28 +560,6 @@ def warnings_of(kind: Kind, workdir: Path) -> str:
     text = path.read_text(errors="replace") if path.exists() else ""
     lines = [line for line in text.splitlines() if line.strip()]
     return f"{len(lines)} log lines, first: {lines[0][:120]}" if lines else "nothing logged"
-
-
-def ratio(a: float, b: float | None) -> str:
-    """``a / b`` as '0.12x', or '-' when there is no b."""
-    return f"{a / b:.2f}x" if b else "-"
-
-
-def verdict(ok: bool) -> str:
-    """PASS or MISS."""
-    return "PASS" if ok else "MISS"
-
-
-def print_rows(rows: Sequence[Sequence[str]]) -> None:
-    """A plain text table: the first row is the header, the first column left-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        cells = [
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        print("  ".join(cells))
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def print_table(runs: dict[Kind, list[Run]], fps: int) -> dict[Kind, float]:
