@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, event
-from sqlalchemy.orm import Mapped, Mapper, mapped_column
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
 
+from command_center.database.audit import AuditRow, append_only
 from command_center.database.core import Base, UtcDateTime
 from config.clock import utcnow
 
@@ -47,30 +47,15 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-class CaseAudit(Base):
+class CaseAudit(AuditRow, Base):
     """One recorded step of a case: who did what, when, from which state to which, and why.
 
-    Append-only: the ORM refuses to update or delete a row (see the listeners below).
+    Append-only: the ORM refuses to update or delete a row (``append_only`` below).
     """
 
     __tablename__ = "case_audit"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    ts: Mapped[datetime] = mapped_column(UtcDateTime())
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(String(2000))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class AuditImmutableError(RuntimeError):
-    """Something tried to change or delete an audit row."""
-
-
-@event.listens_for(CaseAudit, "before_update")
-@event.listens_for(CaseAudit, "before_delete")
-def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: CaseAudit) -> None:
-    raise AuditImmutableError(f"case audit row {target.id} is append-only")
+append_only(CaseAudit, "case audit")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, event
-from sqlalchemy.orm import Mapped, Mapper, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
+from command_center.database.audit import AuditRow, append_only
 from command_center.database.core import Base, UtcDateTime
 
 
@@ -47,20 +47,15 @@ class FieldTask(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class TaskAudit(Base):
+class TaskAudit(AuditRow, Base):
     """One recorded step of a task: who did what, when, from which state to which. Append-only."""
 
     __tablename__ = "task_audit"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("field_tasks.id"), index=True)
-    ts: Mapped[datetime] = mapped_column(UtcDateTime())
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(String(2000))
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+append_only(TaskAudit, "task audit")
 
 
 class TaskPhoto(Base):
@@ -80,13 +75,3 @@ class TaskPhoto(Base):
     caption: Mapped[str | None] = mapped_column(String(200))
     uploaded_by: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class TaskAuditImmutableError(RuntimeError):
-    """Something tried to change or delete a task audit row."""
-
-
-@event.listens_for(TaskAudit, "before_update")
-@event.listens_for(TaskAudit, "before_delete")
-def _refuse_change(_mapper: Mapper[Any], _connection: Any, target: TaskAudit) -> None:
-    raise TaskAuditImmutableError(f"task audit row {target.id} is append-only")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from command_center.cases.schemas import AuditOut
 from inspection.tasks.lifecycle import TaskAction
 
 CHECKLIST: dict[str, str] = {
@@ -101,19 +102,8 @@ class PhotoOut(BaseModel):
     url: str = ""
 
 
-class TaskAuditOut(BaseModel):
-    """One step of a task's audit trail."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    ts: datetime
-    actor: str
-    action: str
-    from_state: str | None
-    to_state: str
-    note: str | None
-    details: dict[str, Any]
+# A task's audit trail has the shape of a case's: one schema serves both.
+TaskAuditOut = AuditOut
 
 
 class TaskOut(BaseModel):

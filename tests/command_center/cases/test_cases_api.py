@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from command_center.cases import service
-from command_center.cases.models import AuditImmutableError, CaseAudit
+from command_center.cases.models import CaseAudit
 from command_center.cases.policy import CasePolicy
+from command_center.database.audit import AuditImmutableError
 from command_center.database.core import transaction
 from command_center.events.schemas import AlertCreated
 from config.district import District
