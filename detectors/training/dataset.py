@@ -8,6 +8,7 @@ wherever the checkout lies. Labels live beside the images under ``labels/`` (the
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from collections import defaultdict
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import yaml
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 
@@ -178,6 +181,11 @@ def split_by_source(
             continue
         val.extend(groups[key])
         val_keys.add(key)
+    if by_source and not val and len(images) > 1:
+        # Too few sources to hold some back (the face-mask photos all share one name stem): split the
+        # images themselves rather than train without a validation set.
+        log.warning("only %s source(s) among %s images: splitting by image instead", len(groups), len(images))
+        return split_by_source(images, val_fraction=val_fraction, seed=seed, by_source=False)
     train = [img for key in sorted(groups) if key not in val_keys for img in groups[key]]
     return sorted(train), sorted(val)
 

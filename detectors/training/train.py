@@ -41,6 +41,9 @@ class TrainOptions:
 def train(options: TrainOptions) -> Path:
     """Split, train and validate; returns the best weights. Progress bars are ultralytics' own."""
     dataset = load_dataset(options.data)
+    if not options.base.is_file():
+        raise FileNotFoundError(f"{options.base}: no such weights file (pass a path, never a bare name)")
+    yolo_cls = yolo_class(options.out / "ultralytics-config")  # fails now, before any work, without the extra
     if set(dataset.train) == set(dataset.val):
         # One pool of images (the shared sets say train: images, val: images): split it here.
         train_imgs, val_imgs = split_by_source(
@@ -58,9 +61,7 @@ def train(options: TrainOptions) -> Path:
         len(val_imgs),
         options.seed,
     )
-    if not options.base.is_file():
-        raise FileNotFoundError(f"{options.base}: no such weights file (pass a path, never a bare name)")
-    yolo = yolo_class(options.out / "ultralytics-config")(str(options.base))
+    yolo = yolo_cls(str(options.base))
     args: dict[str, Any] = {
         "data": str(data_yaml),
         "imgsz": options.imgsz,

@@ -53,7 +53,7 @@ def yolo_class(config_dir: Path) -> Any:
         from ultralytics import YOLO  # type: ignore[attr-defined]
     except ImportError as exc:
         raise TrainingUnavailableError(
-            "training needs the train extra: .venv/bin/pip install -e '.[train]' "
-            "(torch==2.14.1 and torchvision==0.29.1 come from the local wheel store)"
+            "training needs the train extra: bash scripts/install.sh --train "
+            "(ultralytics, torch==2.14.1 and torchvision==0.29.1 from the local wheel store)"
         ) from exc
     return YOLO

@@ -123,3 +123,12 @@ def test_yolox_on_the_photo_shipped_in_the_ultralytics_wheel(train_extra: None) 
     det = backend.detect([np.asarray(image, np.uint8)])[0]
     # The well-known street photo: a bus and the people walking in front of it.
     assert "bus" in det.labels and det.labels.count("person") >= 3
+
+
+def test_a_pool_of_one_source_is_split_by_image() -> None:
+    from detectors.training.dataset import split_by_source
+
+    photos = load_dataset(dataset_dir() / "data.yaml").train  # every name is maksssksksss<N>: one source
+    train, val = split_by_source(photos, seed=0, by_source=True)
+    assert (train, val) == split_by_source(photos, seed=0, by_source=False)
+    assert len(val) == 137 and not set(train) & set(val)
