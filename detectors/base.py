@@ -72,6 +72,11 @@ class Backend(Protocol):
         ...
 
 
+def model_file(file: Path, base_dir: Path | str | None) -> Path:
+    """A model file named in the configuration: relative paths resolve against the config's folder."""
+    return file if file.is_absolute() or base_dir is None else Path(base_dir) / file
+
+
 def check_image(image: object) -> Image:
     """``image`` as a (H, W, 3) uint8 array, or :class:`FrameError` saying what is wrong with it."""
     if not isinstance(image, np.ndarray):

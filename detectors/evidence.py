@@ -13,7 +13,7 @@ import numpy as np
 
 from detectors.base import Image
 from detectors.rules import Observation
-from stream_ingest.frames import EvidenceStore
+from stream_ingest.frames import EvidenceStore, encode_jpeg
 
 _RED = (40, 40, 230)
 _AMBER = (0, 170, 255)
@@ -69,13 +69,8 @@ def store_evidence(
     tz: ZoneInfo,
 ) -> Evidence:
     """Encode and store the raw and the annotated frame (full analysed resolution, JPEG q90)."""
-    raw = _jpeg(image)
-    annotated = _jpeg(annotate(image, observations, camera_id=camera_id, ts=ts, tz=tz))
+    width = int(image.shape[1])  # evidence keeps the analysed resolution: no downscale
+    raw, _, _ = encode_jpeg(image, quality=90, max_width=width)
+    picture = annotate(image, observations, camera_id=camera_id, ts=ts, tz=tz)
+    annotated, _, _ = encode_jpeg(picture, quality=90, max_width=width)
     return Evidence(annotated_url=store.put(annotated), raw_url=store.put(raw))
-
-
-def _jpeg(image: Image) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    if not ok:  # pragma: no cover - only for invalid input, which check_image already refused
-        raise ValueError("JPEG encoding failed")
-    return bytes(buf.tobytes())

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from detectors.backends.onnx import open_session
-from detectors.base import Image, ModelError
+from detectors.base import Image, ModelError, model_file
 from detectors.config import HatSpec
 from detectors.detections import Detections
 from detectors.rules import Observation
@@ -26,11 +26,7 @@ class HatStage:
     def __init__(self, spec: HatSpec, *, base_dir: Path | None = None) -> None:
         if spec.classifier is None:
             raise ModelError("hat: no classifier configured")
-        file = (
-            spec.classifier
-            if spec.classifier.is_absolute() or base_dir is None
-            else base_dir / spec.classifier
-        )
+        file = model_file(spec.classifier, base_dir)
         if not file.is_file():
             raise ModelError(f"hat: classifier {file} not found")
         self.spec = spec

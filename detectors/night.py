@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,6 @@ class _Window:
     hits: deque[bool]
     last_blobs: tuple[Blob, ...] = ()
     last_ts: float | None = None
-    seen: list[Blob] = field(default_factory=list)
 
 
 class NightRodentRule:

@@ -147,7 +147,7 @@ class TemporalRules:
             self.suppressed += 1
             return None
         state.active = True
-        evidence = tuple(pre) + tuple(o for o in seen if not o.preconfirmed and _box_in(o.box, confirmed))
+        evidence = tuple(pre) + tuple(o for o in seen if not o.preconfirmed and o.box in confirmed)
         score = max(o.score for o in evidence) if evidence else 0.0
         return Confirmation(camera_id, violation, ts, score, evidence or tuple(seen))
 
@@ -178,7 +178,3 @@ def _match(state: _State, seen: list[Observation], rule: RuleSpec) -> list[Box]:
             state.tracks.append(_Track(obs.box, deque([True], maxlen=rule.n), obs.score))
     state.tracks = [t for t in state.tracks if any(t.hits)]
     return [t.box for t in state.tracks if sum(t.hits) >= rule.k]
-
-
-def _box_in(box: Box, boxes: Sequence[Box]) -> bool:
-    return box in boxes

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from prometheus_client import Counter, Histogram
 
 from command_center.events.schemas import AlertCreated, Event
+from config.district import Zone
 from detectors.backends import load_backend
 from detectors.base import Backend, FrameError, check_image
 from detectors.config import DetectorConfig
@@ -107,19 +108,22 @@ class DetectorPipeline:
         if run:
             self.stats.batches += 1
         detections = self._infer(self._violation_models, run)
-        persons = self._people(run, motions, detections)
+        sightings = {id(f): self._sightings(f, detections) for f in run}
+        night = {id(f) for f in run if self._night_candidate(f, motions[id(f)])}
+        persons = self._people(run, night, sightings)
         alerts = []
         for frame in good:
             motion = motions[id(frame)]
             if motion.run:
-                observations, checked = self._observe(frame, motion, detections, persons)
+                observations, checked = self._observe(
+                    frame, motion, sightings[id(frame)], id(frame) in night, persons
+                )
                 self._last[frame.camera_id] = (observations, checked)
             else:
                 # A still scene: the last sightings still stand (the detector was skipped only because
                 # nothing changed), so confirmation keeps counting at the analysis rate.
                 observations, checked = self._last.get(frame.camera_id, ([], set()))
-            spec = self._cameras.get(frame.camera_id)
-            zones = tuple(spec.zones) if spec is not None else ()
+            zones = self._zones(frame.camera_id)
             for confirmation in self.rules.update(
                 frame.camera_id, frame.ts.timestamp(), observations, checked, zones
             ):
@@ -146,11 +150,35 @@ class DetectorPipeline:
                     out[(name, id(f))] = det
         return out
 
+    def _sightings(
+        self, frame: AnalysedFrame, detections: Mapping[tuple[str, int], Detections]
+    ) -> tuple[list[Observation], set[str]]:
+        """The violation models' sightings in one frame ([0, 1] boxes) and the violation types they
+        examined it for."""
+        w, h = frame.size
+        observations: list[Observation] = []
+        checked: set[str] = set()
+        for name in self._violation_models:
+            det = detections.get((name, id(frame)))
+            if det is None:
+                continue
+            violations = self.backends[name].spec.violations
+            checked.update(violations.values())
+            for box, score, label in zip(det.boxes, det.scores, det.labels, strict=True):
+                if label in violations:
+                    norm = (float(box[0]) / w, float(box[1]) / h, float(box[2]) / w, float(box[3]) / h)
+                    observations.append(Observation(violations[label], norm, float(score), label))
+        return observations, checked
+
+    def _zones(self, camera_id: str) -> tuple[Zone, ...]:
+        spec = self._cameras.get(camera_id)
+        return tuple(spec.zones) if spec is not None else ()
+
     def _people(
         self,
         run: Sequence[AnalysedFrame],
-        motions: Mapping[int, MotionResult],
-        detections: Mapping[tuple[str, int], Detections],
+        night: set[int],
+        sightings: Mapping[int, tuple[list[Observation], set[str]]],
     ) -> dict[tuple[str, int], Detections]:
         """Run the person model where a stage needs people: every frame for the no-hat stage, the night
         frames with moving blobs for the night rodent rule, and the frames holding a sighting whose rule
@@ -165,25 +193,18 @@ class DetectorPipeline:
 
         if self.hat is not None:
             want(self.config.hat.person_model, run)
-        want(self.config.night.person_model, [f for f in run if self._night_candidate(f, motions[id(f)])])
-        want(self.config.veto_model, [f for f in run if self._vetoable(f, detections)])
+        want(self.config.night.person_model, [f for f in run if id(f) in night])
+        want(self.config.veto_model, [f for f in run if any(map(self._vetoable, sightings[id(f)][0]))])
         out: dict[tuple[str, int], Detections] = {}
         for model, frames in wanted.items():
             if model in self.backends:
                 out.update(self._infer([model], frames))
         return out
 
-    def _vetoable(self, frame: AnalysedFrame, detections: Mapping[tuple[str, int], Detections]) -> bool:
-        for name in self._violation_models:
-            det = detections.get((name, id(frame)))
-            if det is None:
-                continue
-            for label, score in zip(det.labels, det.scores, strict=True):
-                violation = self.backends[name].spec.violations.get(label)
-                rule = self.config.rule(violation) if violation else None
-                if rule is not None and rule.veto_on and score >= rule.min_score:
-                    return True
-        return False
+    def _vetoable(self, obs: Observation) -> bool:
+        """Whether a sighting counts for its rule and that rule can be vetoed (so people are needed)."""
+        rule = self.config.rule(obs.violation)
+        return bool(rule.veto_on) and obs.score >= rule.min_score
 
     def _night_candidate(self, frame: AnalysedFrame, motion: MotionResult) -> bool:
         spec = self.config.night
@@ -193,22 +214,12 @@ class DetectorPipeline:
         self,
         frame: AnalysedFrame,
         motion: MotionResult,
-        detections: Mapping[tuple[str, int], Detections],
+        sightings: tuple[list[Observation], set[str]],
+        at_night: bool,
         persons: Mapping[tuple[str, int], Detections],
     ) -> tuple[list[Observation], set[str]]:
         w, h = frame.size
-        observations: list[Observation] = []
-        checked: set[str] = set()
-        for name in self._violation_models:
-            det = detections.get((name, id(frame)))
-            if det is None:
-                continue
-            violations = self.backends[name].spec.violations
-            checked.update(violations.values())
-            for box, score, label in zip(det.boxes, det.scores, det.labels, strict=True):
-                if label in violations:
-                    norm = (float(box[0]) / w, float(box[1]) / h, float(box[2]) / w, float(box[3]) / h)
-                    observations.append(Observation(violations[label], norm, float(score), label))
+        observations, checked = list(sightings[0]), set(sightings[1])
         if self.hat is not None:
             heads = persons.get((self.config.hat.person_model, id(frame)))
             if heads is not None:
@@ -216,11 +227,10 @@ class DetectorPipeline:
                 observations.extend(self.hat.observe(frame.image, heads))
         person_model = self.config.night.person_model
         people = persons.get((person_model, id(frame))) if person_model else None
-        if people is not None and self._night_candidate(frame, motion):
+        if people is not None and at_night:
             checked.add("rodent")
             present = len(people.of_class("person")) > 0
-            spec = self._cameras.get(frame.camera_id)
-            zones = tuple(spec.zones) if spec is not None else ()
+            zones = self._zones(frame.camera_id)
             observations.extend(
                 self.night.update(frame.camera_id, frame.ts.timestamp(), motion, present, zones)
             )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from command_center.detection.schemas import DetectorOverview, ModelInfo, ViolationInfo
+from detectors.base import model_file
 from detectors.config import DetectorConfig
 
 
@@ -14,7 +14,7 @@ def overview(config: DetectorConfig) -> DetectorOverview:
     models = []
     for m in config.models:
         evaluation = None
-        card = (Path(config.base_dir) / m.file if config.base_dir else m.file).with_suffix(".metrics.json")
+        card = model_file(m.file, config.base_dir).with_suffix(".metrics.json")
         if card.is_file():
             evaluation = json.loads(card.read_text())
         models.append(

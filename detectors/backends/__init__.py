@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from detectors.base import Backend, ModelError, ModelSpec
+from detectors.base import Backend, ModelError, ModelSpec, model_file
 
 
 def load_backend(spec: ModelSpec, *, base_dir: Path | None = None) -> Backend:
     """Instantiate the plugin ``spec.type`` for ``spec``; the model file is opened and its classes
     checked now, so a bad model fails at start-up. Raises :class:`ModelError`."""
-    file = spec.file if spec.file.is_absolute() or base_dir is None else base_dir / spec.file
+    file = model_file(spec.file, base_dir)
     if not file.is_file():
         raise ModelError(f"model {spec.name!r}: file {file} not found")
     factory = _FACTORIES.get(spec.type)

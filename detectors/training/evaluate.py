@@ -22,7 +22,7 @@ import numpy.typing as npt
 import yaml
 
 from detectors.backends import load_backend
-from detectors.base import Backend, ModelError, ModelSpec
+from detectors.base import Backend, ModelError, ModelSpec, model_file
 from detectors.config import DetectorConfig
 from detectors.detections import Detections, iou_matrix
 from detectors.training.dataset import Dataset, read_labels
@@ -98,7 +98,7 @@ def _pt_names(path: Path) -> list[str]:
 def _absolute(spec: ModelSpec, config: DetectorConfig) -> ModelSpec:
     if spec.file.is_absolute() or config.base_dir is None:
         return spec
-    return spec.model_copy(update={"file": (Path(config.base_dir) / spec.file).resolve()})
+    return spec.model_copy(update={"file": model_file(spec.file, config.base_dir).resolve()})
 
 
 def evaluate(
