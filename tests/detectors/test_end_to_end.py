@@ -6,7 +6,6 @@ the scene with masks only raises none."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,20 +16,17 @@ from command_center.events.schemas import AlertCreated, Event
 from detectors.runner import DetectorPipeline
 from stream_ingest.frames import EvidenceStore, FrameQueue, SnapshotStore
 from stream_ingest.service import IngestService
-from stream_ingest.simulator import CameraSimulator, Clip, ensure_scenes, gstreamer_available
+from stream_ingest.simulator import CameraSimulator, Clip, ensure_scenes
 from stream_ingest.simulator.facemask import choose_photos
 from stream_ingest.worker import CameraSpec
 from tests.detectors.conftest import pipeline_config
 from tests.services import unavailable
-from tests.stream_ingest.conftest import free_port
+from tests.stream_ingest.conftest import free_port, require_rtsp_tools
 
 
 @pytest.fixture(scope="module")
 def facemask_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
-    if shutil.which("ffmpeg") is None:
-        unavailable("ffmpeg")
-    if not gstreamer_available():
-        unavailable("GStreamer with gst-rtsp-server (python3-gi)")
+    require_rtsp_tools()
     if choose_photos() is None:
         unavailable("the shared face-mask dataset")
     return ensure_scenes(tmp_path_factory.mktemp("scenes"), names=["facemask-nomask", "facemask-masked"])

@@ -20,15 +20,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def ingest_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
-    """Short 360p10 clips: two kitchens, a black (covered) picture and a frozen one."""
+def require_rtsp_tools() -> None:
+    """What a test with simulated RTSP cameras needs: ffmpeg, GStreamer's RTSP server, PyAV."""
     if shutil.which("ffmpeg") is None:
         unavailable("ffmpeg")
     if not gstreamer_available():
         unavailable("GStreamer with gst-rtsp-server (python3-gi)")
     if importlib.util.find_spec("av") is None:
         unavailable("PyAV")
+
+
+@pytest.fixture(scope="session")
+def ingest_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Clip]:
+    """Short 360p10 clips: two kitchens, a black (covered) picture and a frozen one."""
+    require_rtsp_tools()
     return ensure_scenes(
         tmp_path_factory.mktemp("scenes"), names=["kitchen-a", "kitchen-b", "black", "frozen"], seconds=12
     )
